@@ -1,0 +1,5 @@
+from recovery_desk.errors import DomainError
+
+
+class ApprovalError(DomainError):
+    code = "approval_error"

@@ -1,0 +1,105 @@
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from cases import roles
+from cases.models import RecoveryCase
+from cases.policy import pinned_policy
+from cases.states import State
+from cases.transitions import apply_transition
+from cases.workflow import ensure_not_expired, lock_case, stage_after_approval
+
+from .errors import ApprovalError
+from .models import Approval
+from .selectors import valid_approval_count
+
+
+def _ensure_may_decide(case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> None:
+    """Separation of duties (OWASP ASVS 2.3.5, DESIGN.md "Approvals")."""
+    if case.state != State.AWAITING_APPROVAL:
+        raise ApprovalError(
+            f"{case.reference} is {case.get_state_display().lower()}, not awaiting approval.",
+            code="not_awaiting_approval",
+        )
+    subject = case.subject
+    if subject.staff_user_id == approver.pk or subject.username == approver.get_username():
+        raise ApprovalError("Nobody may approve the recovery of their own account.", code="self")
+    if approver.pk == case.opened_by_id:
+        raise ApprovalError("The person who opened a case may not approve it.", code="opener")
+    if approver.pk in (case.verified_by_id, case.assigned_agent_id):
+        raise ApprovalError("The agent who verified a case may not approve it.", code="verifier")
+    policy = pinned_policy(case)
+    if not roles.can_approve(approver, case.queue, policy.approver_role):
+        raise ApprovalError(
+            f"Approvals in {case.queue} for this tier come from a "
+            f"{policy.approver_role.replace('_', ' ')} holding approval rights on the queue.",
+            code="not_approver",
+        )
+    if Approval.objects.filter(case=case, approver=approver).exists():
+        raise ApprovalError(
+            f"You have already decided on {case.reference}; N approvals need N people.",
+            code="already_decided",
+        )
+    if not reason.strip():
+        raise ApprovalError("Give a reason for the decision.", code="reason_required")
+
+
+def _record(case: RecoveryCase, approver, decision: str, reason: str, now) -> Approval:
+    return Approval.objects.create(
+        case=case,
+        approver=approver,
+        decision=decision,
+        reason=reason,
+        decided_at=now,
+        valid_until=now + pinned_policy(case).approval_deadline,
+        case_opened_by_id=case.opened_by_id,
+        case_verified_by_id=case.verified_by_id,
+    )
+
+
+def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> Approval:
+    """Record one approval; the N-th distinct valid approval moves the case on."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        _ensure_may_decide(case, approver, reason)
+        ensure_not_expired(case, now)
+        approval = _record(case, approver, Approval.Decision.APPROVED, reason, now)
+        policy = pinned_policy(case)
+        granted = valid_approval_count(case=case, now=now)
+        detail = {"approval_id": approval.pk, "approvals": granted, "of": policy.approvals_required}
+        if granted >= policy.approvals_required:
+            case.approved_at = now
+            target, fields = stage_after_approval(case, policy, now)
+            apply_transition(
+                case,
+                "approve",
+                target=target,
+                actor=approver,
+                update_fields=("approved_at", *fields),
+                detail=detail,
+            )
+        else:
+            audit_record(actor=approver, action="approval.grant", case=case, detail=detail)
+    return approval
+
+
+def approval_deny(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> Approval:
+    """One deny rejects the case."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        _ensure_may_decide(case, approver, reason)
+        approval = _record(case, approver, Approval.Decision.DENIED, reason, now)
+        case.closing_reason = reason
+        case.closed_at = now
+        apply_transition(
+            case,
+            "reject",
+            target=State.REJECTED,
+            actor=approver,
+            update_fields=("closing_reason", "closed_at"),
+            detail={"approval_id": approval.pk},
+        )
+    return approval

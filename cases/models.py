@@ -1,0 +1,178 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from directory.models import RiskTier
+
+from .states import OPEN_STATES, Channel, Kind, State
+
+
+class Queue(models.Model):
+    """One queue per kind of recovery; object permissions (django-guardian) say who works it."""
+
+    kind = models.CharField(max_length=32, choices=Kind, unique=True)
+    name = models.CharField(max_length=100)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        permissions = [
+            ("work_queue", "Work cases in this queue (service desk agent)"),
+            ("approve_queue", "Give second approval in this queue"),
+            ("review_queue", "Release escalations and review break-glass in this queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApproverRole(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    SECURITY_REVIEWER = "security_reviewer", "Security reviewer"
+
+
+# Lowest authority first; a higher tier never takes approvals from a lower role.
+APPROVER_ROLE_ORDER: tuple[str, ...] = (ApproverRole.MANAGER, ApproverRole.SECURITY_REVIEWER)
+
+
+class PolicyRule(models.Model):
+    """What a recovery of one kind for one risk tier demands. One row per (kind, tier).
+
+    Editing bumps ``version``; a case pins the version (and a snapshot) it was opened under.
+    """
+
+    kind = models.CharField(max_length=32, choices=Kind)
+    risk_tier = models.CharField(max_length=16, choices=RiskTier)
+    version = models.PositiveIntegerField(default=1)
+    min_evidence_score = models.PositiveSmallIntegerField()
+    min_independent_methods = models.PositiveSmallIntegerField(default=1)
+    allowed_methods = models.JSONField(default=list)
+    approvals_required = models.PositiveSmallIntegerField(default=0)
+    approver_role = models.CharField(
+        max_length=32, choices=ApproverRole, default=ApproverRole.MANAGER
+    )
+    cooling_off = models.DurationField(default=timedelta(0))
+    pass_lifetime = models.DurationField(default=timedelta(minutes=10))
+    device_binding_required = models.BooleanField(default=False)
+    claim_deadline = models.DurationField(default=timedelta(hours=24))
+    verify_deadline = models.DurationField(default=timedelta(hours=4))
+    approval_deadline = models.DurationField(default=timedelta(hours=24))
+    ready_deadline = models.DurationField(default=timedelta(hours=4))
+    recovery_gap = models.DurationField(
+        default=timedelta(0),
+        help_text="Minimum time between two completed recoveries of this kind for one identity.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "risk_tier"], name="one_policy_per_kind_tier"),
+            models.CheckConstraint(
+                name="policy_needs_some_evidence",
+                condition=Q(min_evidence_score__gte=1, min_independent_methods__gte=1),
+            ),
+            models.CheckConstraint(
+                name="policy_pass_lifetime_short",
+                condition=Q(pass_lifetime__gt=timedelta(0), pass_lifetime__lte=timedelta(hours=24)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} / {self.get_risk_tier_display()} v{self.version}"
+
+
+class RecoveryCase(models.Model):
+    # The state changes only through cases.transitions.apply_transition.
+    state = models.CharField(max_length=32, choices=State, default=State.NEW, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="cases")
+    subject = models.ForeignKey(
+        "directory.Identity", on_delete=models.PROTECT, related_name="recovery_cases"
+    )
+    replaced_authenticator = models.ForeignKey(
+        "directory.Authenticator",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="MFA re-bind: the authenticator being replaced (it cannot serve as evidence).",
+    )
+    intake_channel = models.CharField(max_length=16, choices=Channel)
+    external_ticket = models.CharField(max_length=64, blank=True, default="")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    risk_tier = models.CharField(max_length=16, choices=RiskTier)
+    policy_rule = models.ForeignKey(PolicyRule, on_delete=models.PROTECT, related_name="+")
+    policy_version = models.PositiveIntegerField()
+    policy_snapshot = models.JSONField(editable=False)
+    failed_checks = models.PositiveSmallIntegerField(default=0)
+    gap_released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    break_glass_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    break_glass_justification = models.TextField(blank=True, default="")
+    closing_reason = models.TextField(blank=True, default="")
+
+    opened_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    hold_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queue", "state", "opened_at", "id"], name="case_claim_idx"),
+            models.Index(fields=["subject", "kind", "state"], name="case_subject_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(name="case_state_valid", condition=Q(state__in=State.values)),
+            models.UniqueConstraint(
+                fields=["subject", "kind"],
+                condition=Q(state__in=sorted(OPEN_STATES)),
+                name="one_open_case_per_subject_kind",
+            ),
+            models.CheckConstraint(
+                name="case_claimed_has_agent",
+                condition=Q(state=State.NEW)
+                | Q(assigned_agent__isnull=False)
+                | ~Q(state__in=sorted(OPEN_STATES)),
+            ),
+            models.CheckConstraint(
+                name="case_cooling_off_has_hold",
+                condition=~Q(state=State.COOLING_OFF) | Q(hold_until__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="case_verified_has_agent",
+                condition=Q(verified_by__isnull=True) | Q(assigned_agent__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.get_kind_display()} ({self.get_state_display()})"
+
+    @property
+    def reference(self) -> str:
+        return f"RC-{self.pk:06d}" if self.pk else "RC-(unsaved)"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES

@@ -1,0 +1,394 @@
+"""Every write to a recovery case. Each function: one transaction, the case row locked and
+re-read, guards re-checked on it and on the clock, exactly one audit event (via
+``apply_transition`` or ``audit_record``). A refused action raises a ``CaseError`` and writes
+nothing.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from directory.models import Authenticator, Identity
+from directory.services import recovery_apply
+from verification.selectors import evidence_summary
+
+from . import roles
+from .errors import CaseError, GuardFailed, PermissionRefused
+from .models import Queue, RecoveryCase
+from .policy import pinned_policy, policy_for
+from .states import OPEN_STATES, Kind, State
+from .transitions import apply_transition
+from .workflow import (
+    ensure_hold_elapsed,
+    ensure_not_expired,
+    ensure_outside_recovery_gap,
+    fmt_utc,
+    lock_case,
+    stage_after_approval,
+    stage_ready,
+)
+
+
+def _is_subject(user: AbstractBaseUser, case_or_identity) -> bool:
+    identity = getattr(case_or_identity, "subject", case_or_identity)
+    return identity.staff_user_id == user.pk or identity.username == user.get_username()
+
+
+def _ensure_agent_of(case: RecoveryCase, actor: AbstractBaseUser) -> None:
+    if case.assigned_agent_id != actor.pk:
+        raise PermissionRefused(f"Only the agent who claimed {case.reference} may do this.")
+
+
+def case_open(
+    *,
+    actor: AbstractBaseUser,
+    subject: Identity,
+    kind: str,
+    intake_channel: str,
+    external_ticket: str = "",
+    replaced_authenticator: Authenticator | None = None,
+) -> RecoveryCase:
+    """Open a case under the policy in force now; the case pins that policy version."""
+    queue = Queue.objects.get(kind=kind)
+    if not roles.can_work(actor, queue):
+        raise PermissionRefused(f"You do not work the {queue} queue.")
+    if _is_subject(actor, subject):
+        raise PermissionRefused("Nobody may open a recovery case for their own account.")
+    with transaction.atomic():
+        subject = Identity.objects.select_for_update().get(pk=subject.pk)
+        existing = RecoveryCase.objects.filter(
+            subject=subject, kind=kind, state__in=OPEN_STATES
+        ).first()
+        if existing is not None:
+            raise CaseError(
+                f"{existing.reference} is already open for {subject}; work that case instead.",
+                code="duplicate_case",
+            )
+        if replaced_authenticator is not None and (
+            kind != Kind.MFA_REBIND
+            or replaced_authenticator.identity_id != subject.pk
+            or not replaced_authenticator.is_active
+        ):
+            raise CaseError(
+                "The authenticator to replace must be an active one of this identity, "
+                "on an MFA re-bind case.",
+                code="bad_authenticator",
+            )
+        policy = policy_for(kind=kind, risk_tier=subject.risk_tier)
+        now = timezone.now()
+        case = RecoveryCase.objects.create(
+            kind=kind,
+            queue=queue,
+            subject=subject,
+            replaced_authenticator=replaced_authenticator,
+            intake_channel=intake_channel,
+            external_ticket=external_ticket,
+            opened_by=actor,
+            risk_tier=subject.risk_tier,
+            policy_rule_id=policy.rule_id,
+            policy_version=policy.version,
+            policy_snapshot=policy.to_snapshot(),
+            opened_at=now,
+            expires_at=now + policy.claim_deadline,
+        )
+        audit_record(
+            actor=actor,
+            action="case.open",
+            case=case,
+            new_state=case.state,
+            detail={"policy_version": policy.version, "intake_channel": intake_channel},
+        )
+    return case
+
+
+def _claim_locked(case: RecoveryCase, agent: AbstractBaseUser) -> RecoveryCase:
+    now = timezone.now()
+    if case.assigned_agent_id is not None:
+        raise CaseError(f"{case.reference} is already claimed.", code="already_claimed")
+    if not roles.can_work(agent, case.queue):
+        raise PermissionRefused(f"You do not work the {case.queue} queue.")
+    if _is_subject(agent, case):
+        raise PermissionRefused("Nobody may work a recovery case for their own account.")
+    ensure_not_expired(case, now)
+    policy = pinned_policy(case)
+    case.assigned_agent = agent
+    case.claimed_at = now
+    case.expires_at = now + policy.verify_deadline
+    apply_transition(
+        case,
+        "claim",
+        target=State.VERIFYING,
+        actor=agent,
+        update_fields=("assigned_agent", "claimed_at", "expires_at"),
+    )
+    return case
+
+
+def case_claim(*, case: RecoveryCase, agent: AbstractBaseUser) -> RecoveryCase:
+    with transaction.atomic():
+        return _claim_locked(lock_case(case.pk), agent)
+
+
+def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | None:
+    """Take the oldest claimable case; SKIP LOCKED lets concurrent agents pass each other by."""
+    if not roles.can_work(agent, queue):
+        raise PermissionRefused(f"You do not work the {queue} queue.")
+    with transaction.atomic():
+        candidate = (
+            RecoveryCase.objects.filter(
+                queue=queue,
+                state=State.NEW,
+                assigned_agent__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .exclude(subject__staff_user=agent)
+            .exclude(subject__username=agent.get_username())
+            .order_by("opened_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if candidate is None:
+            return None
+        return _claim_locked(lock_case(candidate.pk), agent)
+
+
+def case_verify(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
+    """Close verification when the system-checked evidence meets the pinned policy."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        if case.state != State.VERIFYING:
+            raise CaseError(f"{case.reference} is not being verified.", code="not_verifying")
+        _ensure_agent_of(case, actor)
+        ensure_not_expired(case, now)
+        policy = pinned_policy(case)
+        summary = evidence_summary(case=case)
+        if (
+            summary.score < policy.min_evidence_score
+            or len(summary.factors) < policy.min_independent_methods
+        ):
+            raise GuardFailed(
+                f"The evidence scores {summary.score} of the {policy.min_evidence_score} this "
+                f"policy needs, from {len(summary.factors)} of "
+                f"{policy.min_independent_methods} independent methods.",
+                code="insufficient_evidence",
+            )
+        ensure_outside_recovery_gap(case, policy, now)
+        case.verified_by = actor
+        case.verified_at = now
+        if policy.approvals_required > 0:
+            target = State.AWAITING_APPROVAL
+            case.expires_at = now + policy.approval_deadline
+            fields: tuple[str, ...] = ("expires_at",)
+        else:
+            target, fields = stage_after_approval(case, policy, now)
+        apply_transition(
+            case,
+            "verify",
+            target=target,
+            actor=actor,
+            update_fields=("verified_by", "verified_at", *fields),
+            detail={"score": summary.score, "methods": sorted(summary.methods)},
+        )
+    return case
+
+
+def case_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+    """A security reviewer sends an escalated case back to verification."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        if not roles.can_review(actor, case.queue):
+            raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
+        if case.state != State.ESCALATED:
+            raise CaseError(f"{case.reference} is not escalated.", code="not_escalated")
+        if not reason.strip():
+            raise CaseError("Say why the case may go on.", code="reason_required")
+        now = timezone.now()
+        case.failed_checks = 0
+        case.expires_at = now + pinned_policy(case).verify_deadline
+        apply_transition(
+            case,
+            "release",
+            target=State.VERIFYING,
+            actor=actor,
+            update_fields=("failed_checks", "expires_at"),
+            detail={"reason": reason},
+        )
+    return case
+
+
+def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+    """A security reviewer lets a recovery inside the policy's minimum gap go on."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        if not roles.can_review(actor, case.queue):
+            raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
+        if not case.is_open:
+            raise CaseError(f"{case.reference} is closed.", code="closed")
+        if case.gap_released_by_id is not None:
+            raise CaseError(f"{case.reference} is already released.", code="already_released")
+        if not reason.strip():
+            raise CaseError("Say why the case may go on.", code="reason_required")
+        case.gap_released_by = actor
+        case.save(update_fields=["gap_released_by"])
+        audit_record(actor=actor, action="case.gap_release", case=case, detail={"reason": reason})
+    return case
+
+
+def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+    """The assigned agent ends a verification that cannot succeed."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        if case.state != State.VERIFYING:
+            raise CaseError(f"{case.reference} is not being verified.", code="not_verifying")
+        _ensure_agent_of(case, actor)
+        if not reason.strip():
+            raise CaseError("Say why the case is rejected.", code="reason_required")
+        case.closing_reason = reason
+        case.closed_at = timezone.now()
+        apply_transition(
+            case,
+            "reject",
+            target=State.REJECTED,
+            actor=actor,
+            update_fields=("closing_reason", "closed_at"),
+        )
+    return case
+
+
+def case_end_hold(*, case: RecoveryCase, actor: AbstractBaseUser | None = None) -> RecoveryCase:
+    """Cooling-off is over once the database clock passes ``hold_until``; never earlier."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        if case.state != State.COOLING_OFF:
+            raise CaseError(f"{case.reference} is not cooling off.", code="not_cooling_off")
+        ensure_hold_elapsed(case, now)
+        target, fields = stage_ready(case, pinned_policy(case), now)
+        apply_transition(case, "end_hold", target=target, actor=actor, update_fields=fields)
+    return case
+
+
+def case_execute(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
+    """Carry out the recovery on the directory and complete the case."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        ensure_hold_elapsed(case, now)
+        if case.state != State.READY:
+            raise CaseError(
+                f"{case.reference} is {case.get_state_display().lower()}, not ready.",
+                code="not_ready",
+            )
+        _ensure_agent_of(case, actor)
+        ensure_not_expired(case, now)
+        ensure_outside_recovery_gap(case, pinned_policy(case), now)
+        changed = recovery_apply(
+            identity=Identity.objects.select_for_update().get(pk=case.subject_id),
+            kind=case.kind,
+            replaced_authenticator_id=case.replaced_authenticator_id,
+        )
+        case.closed_at = now
+        apply_transition(
+            case,
+            "execute",
+            target=State.COMPLETED,
+            actor=actor,
+            update_fields=("closed_at",),
+            detail={"directory": changed},
+        )
+    return case
+
+
+def case_break_glass(
+    *, case: RecoveryCase, actor: AbstractBaseUser, justification: str
+) -> RecoveryCase:
+    """Skip the remaining steps in an emergency; always leaves a trail for post-event review."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        if not roles.can_review(actor, case.queue):
+            raise PermissionRefused(f"Only a security reviewer of {case.queue} may break glass.")
+        if len(justification.strip()) < 20:
+            raise CaseError(
+                "Break-glass needs a written justification of at least 20 characters.",
+                code="justification_required",
+            )
+        now = timezone.now()
+        ensure_not_expired(case, now)
+        case.break_glass_by = actor
+        case.break_glass_justification = justification
+        target, fields = stage_ready(case, pinned_policy(case), now)
+        apply_transition(
+            case,
+            "break_glass",
+            target=target,
+            actor=actor,
+            update_fields=("break_glass_by", "break_glass_justification", *fields),
+            detail={"justification": justification},
+        )
+    return case
+
+
+def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
+    """The subject says "this was not me": the case ends at once, whatever its state."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        if not case.is_open:
+            raise CaseError(f"{case.reference} is already closed.", code="closed")
+        case.closing_reason = statement[:2000]
+        case.closed_at = timezone.now()
+        apply_transition(
+            case,
+            "dispute",
+            target=State.CANCELLED,
+            actor=None,
+            update_fields=("closing_reason", "closed_at"),
+        )
+    return case
+
+
+def case_expire(*, case: RecoveryCase) -> RecoveryCase:
+    """Expire a case whose stage deadline has passed (re-checked against the clock here)."""
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        if not case.is_open:
+            raise CaseError(f"{case.reference} is already closed.", code="closed")
+        if case.expires_at is None or now < case.expires_at:
+            deadline = fmt_utc(case.expires_at) if case.expires_at else "no deadline"
+            raise GuardFailed(
+                f"{case.reference} is not due to expire ({deadline}).", code="not_due"
+            )
+        case.closed_at = now
+        apply_transition(
+            case, "expire", target=State.EXPIRED, actor=None, update_fields=("closed_at",)
+        )
+    return case
+
+
+def case_sweep_due(*, batch_size: int) -> dict[str, int]:
+    """End elapsed holds, then expire overdue cases. Idempotent: each case is re-checked
+    under its own lock, so a sweep that runs twice or alongside another changes nothing twice.
+    """
+    now = timezone.now()
+    counts = {"holds_ended": 0, "expired": 0}
+    due_holds = RecoveryCase.objects.filter(state=State.COOLING_OFF, hold_until__lte=now).order_by(
+        "hold_until"
+    )
+    for case_id in due_holds.values_list("pk", flat=True)[:batch_size]:
+        try:
+            case_end_hold(case=RecoveryCase(pk=case_id))
+            counts["holds_ended"] += 1
+        except CaseError:
+            pass  # moved on meanwhile: nothing left to do
+    overdue = RecoveryCase.objects.filter(state__in=OPEN_STATES, expires_at__lte=now).order_by(
+        "expires_at"
+    )
+    for case_id in overdue.values_list("pk", flat=True)[:batch_size]:
+        try:
+            case_expire(case=RecoveryCase(pk=case_id))
+            counts["expired"] += 1
+        except CaseError:
+            pass
+    return counts

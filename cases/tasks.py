@@ -1,0 +1,10 @@
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_due_cases() -> dict[str, int]:
+    """Beat runs this every minute; safe to run twice or concurrently (each case re-locks)."""
+    from cases.services import case_sweep_due
+
+    return case_sweep_due(batch_size=settings.SWEEP_BATCH_SIZE)

@@ -1,0 +1,43 @@
+import enum
+from typing import Protocol, runtime_checkable
+
+from directory.models import Identity
+
+
+class Capability(enum.StrEnum):
+    """What a directory can do; a policy may refuse a recovery a directory cannot carry out."""
+
+    SET_PASSWORD = "set_password"  # noqa: S105 (a capability name, not a secret)
+    UNLOCK = "unlock"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    REVOKE_SESSIONS = "revoke_sessions"
+    REPLACE_AUTHENTICATORS = "replace_authenticators"
+
+
+class ConnectorError(Exception):
+    """The directory refused or could not be reached; the caller decides whether to retry."""
+
+
+@runtime_checkable
+class DirectoryConnector(Protocol):
+    """Every method is idempotent: calling it twice leaves the directory as calling it once.
+
+    Methods return how many things they changed, so a retry that finds nothing to do
+    is visible as 0 rather than as an error.
+    """
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    def set_password(self, identity: Identity, *, password: str) -> int: ...
+
+    def enable(self, identity: Identity) -> int: ...
+
+    def disable(self, identity: Identity) -> int: ...
+
+    def revoke_sessions(self, identity: Identity) -> int: ...
+
+    def replace_authenticators(
+        self, identity: Identity, *, authenticator_ids: list[int] | None = None
+    ) -> int: ...

@@ -1,0 +1,58 @@
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from directory.models import AccountState, Authenticator, DirectorySession, Identity
+
+from .base import Capability
+
+
+class LocalDirectory:
+    """The embedded directory: acts on our own tables, inside the caller's transaction."""
+
+    name = "local"
+    capabilities = frozenset(Capability)
+
+    def set_password(self, identity: Identity, *, password: str) -> int:
+        identity.password_hash = make_password(password)
+        identity.password_changed_at = timezone.now()
+        identity.save(update_fields=["password_hash", "password_changed_at"])
+        return 1
+
+    def _set_state(self, identity: Identity, state: str) -> int:
+        if identity.account_state == state:
+            return 0
+        identity.account_state = state
+        identity.save(update_fields=["account_state"])
+        return 1
+
+    def enable(self, identity: Identity) -> int:
+        return self._set_state(identity, AccountState.ACTIVE)
+
+    def disable(self, identity: Identity) -> int:
+        return self._set_state(identity, AccountState.DISABLED)
+
+    def revoke_sessions(self, identity: Identity) -> int:
+        # Row by row, not QuerySet.update(): simple-history must see every revocation.
+        now = timezone.now()
+        sessions = DirectorySession.objects.filter(identity=identity, revoked_at__isnull=True)
+        count = 0
+        for session in sessions.select_for_update():
+            session.revoked_at = now
+            session.save(update_fields=["revoked_at"])
+            count += 1
+        return count
+
+    def replace_authenticators(
+        self, identity: Identity, *, authenticator_ids: list[int] | None = None
+    ) -> int:
+        """Revoke the named authenticators (all when None); the rows stay as the binding record."""
+        now = timezone.now()
+        qs = Authenticator.objects.filter(identity=identity, revoked_at__isnull=True)
+        if authenticator_ids is not None:
+            qs = qs.filter(pk__in=authenticator_ids)
+        count = 0
+        for authenticator in qs.select_for_update():
+            authenticator.revoked_at = now
+            authenticator.save(update_fields=["revoked_at"])
+            count += 1
+        return count

@@ -1,0 +1,5 @@
+from recovery_desk.errors import DomainError
+
+
+class VerificationError(DomainError):
+    code = "verification_error"

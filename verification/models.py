@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from .methods import METHODS
+
+
+class Evidence(models.Model):
+    """One identity check the system made for a case. The code itself is never stored."""
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    case = models.ForeignKey(
+        "cases.RecoveryCase", on_delete=models.PROTECT, related_name="evidence"
+    )
+    method = models.CharField(max_length=32, choices=[(m.code, m.label) for m in METHODS.values()])
+    factor = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=8, choices=Outcome)
+    score = models.PositiveSmallIntegerField(default=0)
+    authenticator = models.ForeignKey(
+        "directory.Authenticator", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "evidence"
+        indexes = [models.Index(fields=["case", "outcome"], name="evidence_case_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="failed_evidence_scores_zero", condition=Q(outcome="passed") | Q(score=0)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()}: {self.get_outcome_display()}"

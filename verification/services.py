@@ -1,0 +1,100 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from cases.policy import pinned_policy
+from cases.states import Kind, State
+from cases.transitions import apply_transition
+from cases.workflow import ensure_not_expired, lock_case
+from directory.models import Authenticator
+
+from .errors import VerificationError
+from .methods import TOTP
+from .models import Evidence
+from .totp import totp_match
+
+
+def _ensure_independent(case, authenticator: Authenticator) -> None:
+    """Evidence must not lean on what is being recovered (DESIGN.md "Verification")."""
+    if case.kind == Kind.MFA_REBIND and case.replaced_authenticator_id in (None, authenticator.pk):
+        raise VerificationError(
+            "The authenticator being replaced cannot prove who the caller is; use another method.",
+            code="not_independent",
+        )
+
+
+def evidence_check_totp(
+    *, case, authenticator: Authenticator, token: str, actor: AbstractBaseUser
+) -> Evidence:
+    """Check a code the subject reads from an enrolled TOTP authenticator.
+
+    django-otp's device shape: the authenticator row is locked while checking, a code at or
+    below the last accepted time step is a replay, and every failure counts towards escalation
+    (NIST SP 800-63B-4 §3.2.2 rate limiting). A failed check is recorded, not raised: it must
+    survive. Refusals (wrong state, wrong agent, bad input) raise and write nothing.
+    """
+    token = (token or "").strip().replace(" ", "")
+    with transaction.atomic():
+        case = lock_case(case.pk)
+        now = timezone.now()
+        if case.state != State.VERIFYING:
+            raise VerificationError(
+                f"{case.reference} is not being verified.", code="not_verifying"
+            )
+        if case.assigned_agent_id != actor.pk:
+            raise VerificationError(
+                f"Only the agent who claimed {case.reference} collects its evidence.",
+                code="not_assigned",
+            )
+        ensure_not_expired(case, now)
+        if TOTP.code not in pinned_policy(case).allowed_methods:
+            raise VerificationError(
+                "This case's policy does not accept TOTP codes.", code="method_not_allowed"
+            )
+        authenticator = Authenticator.objects.select_for_update().get(pk=authenticator.pk)
+        if authenticator.identity_id != case.subject_id or not authenticator.is_active:
+            raise VerificationError(
+                "That is not an active authenticator of this subject.", code="bad_authenticator"
+            )
+        _ensure_independent(case, authenticator)
+        if not token.isdigit() or len(token) != authenticator.digits:
+            raise VerificationError(
+                f"A code from this authenticator is {authenticator.digits} digits.",
+                code="malformed_code",
+            )
+
+        step = totp_match(authenticator, token, at=now)
+        passed = step is not None
+        evidence = Evidence.objects.create(
+            case=case,
+            method=TOTP.code,
+            factor=TOTP.factor,
+            outcome=Evidence.Outcome.PASSED if passed else Evidence.Outcome.FAILED,
+            score=TOTP.strength if passed else 0,
+            authenticator=authenticator,
+            checked_by=actor,
+            checked_at=now,
+        )
+        detail = {"evidence_id": evidence.pk, "method": TOTP.code, "outcome": evidence.outcome}
+        if passed:
+            authenticator.last_t = step
+            authenticator.save(update_fields=["last_t"])
+            audit_record(actor=actor, action="evidence.passed", case=case, detail=detail)
+            return evidence
+
+        case.failed_checks += 1
+        if case.failed_checks >= settings.VERIFICATION_MAX_FAILURES:
+            apply_transition(
+                case,
+                "escalate",
+                target=State.ESCALATED,
+                actor=actor,
+                update_fields=("failed_checks",),
+                detail=detail,
+            )
+        else:
+            case.save(update_fields=["failed_checks"])
+            audit_record(actor=actor, action="evidence.failed", case=case, detail=detail)
+    return evidence
