@@ -3,8 +3,10 @@
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 
+from directory.models import TIER_ORDER
+
 from .errors import CaseError
-from .models import PolicyRule
+from .models import APPROVER_ROLE_ORDER, PolicyRule
 
 _DURATIONS = (
     "cooling_off",
@@ -74,3 +76,53 @@ def policy_for(*, kind: str, risk_tier: str) -> PinnedPolicy:
 
 def pinned_policy(case) -> PinnedPolicy:
     return PinnedPolicy.from_snapshot(case.policy_snapshot)
+
+
+# (field, "higher tier must be >=" or "<="); a higher tier never gets an easier path.
+_AT_LEAST = (
+    "min_evidence_score",
+    "min_independent_methods",
+    "approvals_required",
+    "cooling_off",
+    "recovery_gap",
+)
+_AT_MOST = (
+    "pass_lifetime",
+    "claim_deadline",
+    "verify_deadline",
+    "approval_deadline",
+    "ready_deadline",
+)
+
+
+def _easier_than(lower, higher) -> list[str]:
+    """The ways ``higher`` (a riskier tier) asks less than ``lower``; empty when it does not."""
+    found = [
+        f"{name} is lower" for name in _AT_LEAST if getattr(higher, name) < getattr(lower, name)
+    ]
+    found += [
+        f"{name} is longer" for name in _AT_MOST if getattr(higher, name) > getattr(lower, name)
+    ]
+    if not set(higher.allowed_methods) <= set(lower.allowed_methods):
+        found.append("it allows methods the lower tier does not")
+    if APPROVER_ROLE_ORDER.index(higher.approver_role) < APPROVER_ROLE_ORDER.index(
+        lower.approver_role
+    ):
+        found.append("its approver role is junior")
+    if lower.device_binding_required and not higher.device_binding_required:
+        found.append("it drops device binding")
+    return found
+
+
+def policy_violations(rules) -> list[str]:
+    """Every place where, for one kind, a riskier tier has an easier path than a lower one."""
+    by_key = {(rule.kind, rule.risk_tier): rule for rule in rules}
+    problems = []
+    for kind in {kind for kind, _ in by_key}:
+        present = [by_key[(kind, tier)] for tier in TIER_ORDER if (kind, tier) in by_key]
+        for lower, higher in zip(present, present[1:], strict=False):
+            problems += [
+                f"{kind}: {higher.risk_tier} is easier than {lower.risk_tier}: {why}"
+                for why in _easier_than(lower, higher)
+            ]
+    return sorted(problems)

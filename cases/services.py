@@ -237,12 +237,24 @@ def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str
 
 
 def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
-    """The assigned agent ends a verification that cannot succeed."""
+    """End a case that must not succeed: the assigned agent while verifying, a security
+    reviewer once escalated (suspected fraud; 800-63A-4 asks for a way to flag it).
+    """
     with transaction.atomic():
         case = lock_case(case.pk)
-        if case.state != State.VERIFYING:
-            raise CaseError(f"{case.reference} is not being verified.", code="not_verifying")
-        _ensure_agent_of(case, actor)
+        if case.state == State.ESCALATED:
+            if not roles.can_review(actor, case.queue):
+                raise PermissionRefused(
+                    f"Only a security reviewer of {case.queue} may reject an escalated case."
+                )
+        elif case.state == State.VERIFYING:
+            _ensure_agent_of(case, actor)
+        else:
+            raise CaseError(
+                f"{case.reference} is {case.get_state_display().lower()}; only a case being "
+                "verified or an escalated one can be rejected here.",
+                code="not_rejectable",
+            )
         if not reason.strip():
             raise CaseError("Say why the case is rejected.", code="reason_required")
         case.closing_reason = reason

@@ -58,10 +58,10 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         _t(
             "reject",
-            {State.VERIFYING, State.AWAITING_APPROVAL},
+            {State.VERIFYING, State.ESCALATED, State.AWAITING_APPROVAL},
             [State.REJECTED],
-            "assigned agent or an approver (deny)",
-            "evidence failed or approval denied",
+            "assigned agent, security reviewer if escalated, approver by denying",
+            "evidence failed, fraud suspected, or approval denied",
         ),
         _t("end_hold", {State.COOLING_OFF}, [State.READY], "system", "hold_until has passed"),
         _t("execute", {State.READY}, [State.COMPLETED], "assigned agent", "hold has passed"),

@@ -111,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Staff sign in to a console that can restore other people's access: keep sessions short.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 3600))
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG and "RUNNING_DEMO" not in os.environ)
+SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 OTP_TOTP_ISSUER = "Recovery Desk"

@@ -1,0 +1,35 @@
+# Two commands for a new user: `make demo` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_URL := http://127.0.0.1:8000/admin/
+
+.PHONY: install demo test lint diagram
+
+$(VENV)/.installed: requirements/lock.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Recovery Desk needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Recovery Desk is starting (web, Celery worker, Celery beat). Ctrl-C stops all three."
+	@echo "  Sign in at $(DEMO_URL) with a login printed above."
+	@echo "  Second factor: '$(BIN)/python manage.py demo_otp <username>' prints the current code."
+	@echo ""
+	SECURE_COOKIES=0 $(BIN)/honcho --procfile Procfile.demo start
+
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+diagram: install
+	$(BIN)/python manage.py case_diagram > docs/case-lifecycle.md

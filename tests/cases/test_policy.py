@@ -1,0 +1,59 @@
+from datetime import timedelta
+
+import pytest
+
+from audit.models import AuditEvent
+from cases.errors import CaseError
+from cases.models import PolicyRule
+from cases.policy import policy_violations
+from cases.policy_services import policy_rule_update
+from cases.states import Kind
+from directory.models import TIER_ORDER
+
+
+@pytest.mark.django_db
+def test_shipped_policy_covers_every_kind_and_tier():
+    pairs = set(PolicyRule.objects.values_list("kind", "risk_tier"))
+    assert pairs == {(kind, tier) for kind in Kind.values for tier in TIER_ORDER}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", Kind.values)
+def test_a_higher_tier_never_requires_less_than_a_lower_one(kind):
+    assert policy_violations(PolicyRule.objects.filter(kind=kind)) == []
+
+
+@pytest.mark.django_db
+def test_the_check_names_each_way_a_riskier_tier_got_easier():
+    rules = list(PolicyRule.objects.filter(kind=Kind.MFA_REBIND))
+    privileged = next(r for r in rules if r.risk_tier == "privileged")
+    privileged.approvals_required = 0
+    privileged.pass_lifetime = timedelta(hours=2)
+    assert policy_violations(rules) == [
+        "mfa_rebind: privileged is easier than contractor: approvals_required is lower",
+        "mfa_rebind: privileged is easier than contractor: pass_lifetime is longer",
+    ]
+
+
+@pytest.mark.django_db
+def test_an_edit_that_makes_a_riskier_tier_easier_is_refused_and_changes_nothing(admin_user):
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
+    with pytest.raises(CaseError) as refused:
+        policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 0})
+    assert refused.value.code == "policy_not_monotonic"
+    rule.refresh_from_db()
+    assert (rule.approvals_required, rule.version) == (2, 1)
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_edit_is_a_new_version_with_one_audit_event_and_a_history_row(admin_user):
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
+    before = rule.history.count()
+    policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 3})
+    rule.refresh_from_db()
+    assert (rule.approvals_required, rule.version) == (3, 2)
+    assert rule.history.count() == before + 1
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor) == ("policy.update", admin_user)
+    assert event.detail["new"] == {"approvals_required": "3"}

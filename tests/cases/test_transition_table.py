@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from cases.diagram import lifecycle_document
+from cases.errors import TransitionNotAllowed
+from cases.states import OPEN_STATES, TERMINAL_STATES, State
+from cases.transitions import TRANSITIONS, allowed_transitions, apply_transition
+
+
+def test_the_lifecycle_document_is_generated_from_the_table():
+    committed = (Path(settings.BASE_DIR) / "docs" / "case-lifecycle.md").read_text()
+    assert committed == lifecycle_document(), "run `make diagram` and commit docs/"
+
+
+@pytest.mark.parametrize("state", sorted(TERMINAL_STATES))
+def test_nothing_leaves_a_terminal_state(state):
+    assert allowed_transitions(state) == []
+
+
+@pytest.mark.parametrize("state", sorted(OPEN_STATES))
+def test_every_open_state_can_be_disputed_and_can_expire(state):
+    names = {t.name for t in allowed_transitions(state)}
+    assert {"dispute", "expire"} <= names
+
+
+def test_every_state_is_reachable_from_new():
+    reached, frontier = {State.NEW}, [State.NEW]
+    while frontier:
+        for transition in allowed_transitions(frontier.pop()):
+            for target in set(transition.targets) - reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(State.values)
+
+
+def test_break_glass_never_skips_verification_entirely():
+    assert State.NEW not in TRANSITIONS["break_glass"].sources
+
+
+@pytest.mark.django_db
+def test_apply_transition_refuses_a_move_the_table_does_not_list(agent):
+    from tests.cases.builders import open_case
+
+    case = open_case(opener=agent)
+    from django.db import transaction
+
+    with pytest.raises(TransitionNotAllowed), transaction.atomic():
+        apply_transition(case, "execute", target=State.COMPLETED, actor=agent)
+    case.refresh_from_db()
+    assert case.state == State.NEW
