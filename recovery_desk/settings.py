@@ -162,3 +162,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Reverting a row from its history would bypass the services and the audit trail.
+SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -1,0 +1,124 @@
+from django import forms
+from django.contrib import admin
+from guardian.admin import GuardedModelAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from recovery_desk.admin_tools import ReadOnlyAdmin, run_service_on_each
+
+from . import services
+from .models import PolicyRule, Queue, RecoveryCase
+from .policy import policy_violations
+from .policy_services import policy_rule_update
+
+
+@admin.register(Queue)
+class QueueAdmin(GuardedModelAdmin):
+    """Per-queue roles are granted here (object permissions)."""
+
+    list_display = ("name", "kind")
+
+
+class PolicyRuleForm(forms.ModelForm):
+    class Meta:
+        model = PolicyRule
+        fields = (
+            "min_evidence_score",
+            "min_independent_methods",
+            "allowed_methods",
+            "approvals_required",
+            "approver_role",
+            "cooling_off",
+            "pass_lifetime",
+            "device_binding_required",
+            "claim_deadline",
+            "verify_deadline",
+            "approval_deadline",
+            "ready_deadline",
+            "recovery_gap",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        others = PolicyRule.objects.filter(kind=self.instance.kind).exclude(pk=self.instance.pk)
+        problems = policy_violations([*others, self.instance])
+        if problems:
+            raise forms.ValidationError(problems)
+        return cleaned
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(SimpleHistoryAdmin):
+    form = PolicyRuleForm
+    list_display = (
+        "kind",
+        "risk_tier",
+        "version",
+        "approvals_required",
+        "approver_role",
+        "cooling_off",
+        "recovery_gap",
+    )
+    list_filter = ("kind", "risk_tier")
+    readonly_fields = ("kind", "risk_tier", "version", "updated_at")
+
+    def has_add_permission(self, request):
+        return False  # one row per (kind, tier), shipped by migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        policy_rule_update(
+            rule=obj,
+            actor=request.user,
+            changes={name: form.cleaned_data[name] for name in form.changed_data},
+        )
+
+
+@admin.register(RecoveryCase)
+class RecoveryCaseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    list_display = (
+        "reference",
+        "kind",
+        "state",
+        "subject",
+        "risk_tier",
+        "assigned_agent",
+        "opened_at",
+        "expires_at",
+    )
+    list_filter = ("state", "kind", "risk_tier")
+    list_select_related = ("subject", "assigned_agent")
+    search_fields = ("subject__username", "external_ticket")
+    show_full_result_count = False
+    ordering = ("-opened_at",)
+    exclude = ("policy_snapshot",)
+    actions = ["claim", "verify", "end_hold", "execute"]
+
+    @admin.display(description="Reference", ordering="pk")
+    def reference(self, obj):
+        return obj.reference
+
+    @admin.action(description="Claim the selected cases")
+    def claim(self, request, queryset):
+        run_service_on_each(
+            self, request, queryset, lambda c, u: services.case_claim(case=c, agent=u), "Claimed"
+        )
+
+    @admin.action(description="Close verification (evidence meets the policy)")
+    def verify(self, request, queryset):
+        run_service_on_each(
+            self, request, queryset, lambda c, u: services.case_verify(case=c, actor=u), "Verified"
+        )
+
+    @admin.action(description="End cooling-off where it has elapsed")
+    def end_hold(self, request, queryset):
+        run_service_on_each(
+            self, request, queryset, lambda c, u: services.case_end_hold(case=c, actor=u), "Ready"
+        )
+
+    @admin.action(description="Execute the recovery")
+    def execute(self, request, queryset):
+        run_service_on_each(
+            self, request, queryset, lambda c, u: services.case_execute(case=c, actor=u), "Done"
+        )
