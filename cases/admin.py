@@ -1,3 +1,5 @@
+import copy
+
 from django import forms
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
@@ -39,8 +41,11 @@ class PolicyRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        others = PolicyRule.objects.filter(kind=self.instance.kind).exclude(pk=self.instance.pk)
-        problems = policy_violations([*others, self.instance])
+        edited = copy.copy(self.instance)  # the instance gets the form's values only after clean()
+        for name, value in cleaned.items():
+            setattr(edited, name, value)
+        others = PolicyRule.objects.filter(kind=edited.kind).exclude(pk=edited.pk)
+        problems = policy_violations([*others, edited])
         if problems:
             raise forms.ValidationError(problems)
         return cleaned

@@ -1,0 +1,93 @@
+"""The staff console: second factor required, secrets never rendered, lists in constant queries."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cases.models import PolicyRule
+from cases.states import Kind
+from tests.cases.builders import open_case
+from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(client, user, *, second_factor=True):
+    client.force_login(user)
+    if second_factor:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def test_staff_without_a_second_factor_is_sent_to_the_login_page(client, agent):
+    _signed_in(client, agent, second_factor=False)
+    response = client.get("/admin/cases/recoverycase/")
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/login/")
+
+
+def test_case_list_runs_in_the_same_number_of_queries_for_few_and_many_cases(
+    client, admin_user, agent
+):
+    _signed_in(client, admin_user)
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/admin/cases/recoverycase/").status_code == 200
+        return len(ctx)
+
+    for _ in range(3):
+        open_case(opener=agent)
+    few = queries_for_list()
+    for _ in range(20):
+        open_case(opener=agent)
+    assert queries_for_list() == few
+
+
+def test_no_page_shows_an_authenticator_key(client, admin_user):
+    _signed_in(client, admin_user)
+    subject = IdentityFactory()
+    authenticator = AuthenticatorFactory(identity=subject)
+    for url in (
+        f"/admin/directory/identity/{subject.pk}/change/",
+        f"/admin/directory/identity/{subject.pk}/history/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert authenticator.key not in response.content.decode()
+
+
+def test_an_admin_edit_that_makes_a_riskier_tier_easier_is_refused(client, admin_user):
+    _signed_in(client, admin_user)
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
+    url = f"/admin/cases/policyrule/{rule.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data["allowed_methods"] = '["totp"]'
+    data["approvals_required"] = 0
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "privileged is easier than contractor" in response.content.decode()
+    rule.refresh_from_db()
+    assert (rule.approvals_required, rule.version) == (2, 1)
+
+
+def test_an_admin_edit_is_saved_as_a_new_policy_version(client, admin_user):
+    _signed_in(client, admin_user)
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
+    url = f"/admin/cases/policyrule/{rule.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data["allowed_methods"] = '["totp"]'
+    data["approvals_required"] = 3
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule.refresh_from_db()
+    assert (rule.approvals_required, rule.version) == (3, 2)
