@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from .logging import configure as configure_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECOVERY_DESK_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -156,12 +158,9 @@ CELERY_BEAT_SCHEDULE = {
 # Failed evidence checks on one case before it escalates to security (DESIGN.md "Verification").
 VERIFICATION_MAX_FAILURES = int(os.environ.get("VERIFICATION_MAX_FAILURES", 3))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-}
+LOGGING = configure_logging(
+    os.environ.get("LOG_LEVEL", "INFO"), json=_env_bool("LOG_JSON", not DEBUG)
+)
 
 # Reverting a row from its history would bypass the services and the audit trail.
 SIMPLE_HISTORY_REVERT_DISABLED = True
