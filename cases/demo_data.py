@@ -1,0 +1,451 @@
+"""Demo data for ``manage.py seed_demo`` and the second factor of its staff (``demo_otp``).
+
+Every case is driven through the real services (cases, verification, approvals), exactly as
+staff would move it, so the audit trail and history of the demo are the real thing. Cases that
+need time to pass (a hold that ends, a deadline that lapses) are driven a few days in the past
+with time-machine (a dev dependency, installed by ``make demo``); without it those two are
+left out and the summary says so.
+
+The demo staff share one known password and ``demo_otp`` prints their second factor, so the
+seed only ever fills an empty desk: it refuses a database that already holds people or cases.
+"""
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from guardian.conf import settings as guardian_settings
+
+from approvals.services import approval_deny, approval_grant
+from directory.models import (
+    AccountState,
+    Authenticator,
+    ChannelOfRecord,
+    DirectorySession,
+    Identity,
+    ManagedDevice,
+    RiskTier,
+)
+from recovery_desk.errors import DomainError
+from verification.services import evidence_check_totp
+from verification.totp import totp_code_at
+
+from . import roles
+from .models import Queue, RecoveryCase
+from .policy import pinned_policy
+from .services import (
+    case_break_glass,
+    case_claim,
+    case_dispute,
+    case_end_hold,
+    case_execute,
+    case_expire,
+    case_open,
+    case_reject,
+    case_verify,
+)
+from .states import Kind, State
+
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (printed on purpose: demo logins only)
+DEMO_DEVICE = "demo"
+# How far back the closed cases are driven, so their timeline reads like last week's work.
+PAST = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class StaffSpec:
+    username: str
+    first_name: str
+    last_name: str
+    group: str | None  # None: the superuser, who holds no queue role
+    role: str
+
+
+STAFF = (
+    StaffSpec("agent1", "Avery", "Agent", roles.AGENTS, "service desk agent"),
+    StaffSpec("agent2", "Blake", "Agent", roles.AGENTS, "service desk agent"),
+    StaffSpec("manager1", "Morgan", "Manager", roles.MANAGERS, "manager (approver)"),
+    StaffSpec("manager2", "Riley", "Manager", roles.MANAGERS, "manager (approver)"),
+    StaffSpec("security1", "Sam", "Security", roles.SECURITY_REVIEWERS, "security reviewer"),
+    StaffSpec("admin", "Ada", "Admin", None, "administrator (superuser, no queue role)"),
+)
+STAFF_USERNAMES = frozenset(s.username for s in STAFF)
+
+# Per-queue roles go to the groups, as an organisation runs it: joining a group is the grant.
+GROUP_QUEUE_PERMS = {
+    roles.AGENTS: (roles.WORK,),
+    roles.MANAGERS: (roles.APPROVE,),
+    roles.SECURITY_REVIEWERS: (roles.REVIEW, roles.APPROVE),
+}
+# Every role reads cases, identities, evidence, approvals, policy and the audit trail in the admin.
+VIEW_APPS = ("cases", "directory", "verification", "approvals", "audit")
+
+
+@dataclass(frozen=True)
+class IdentitySpec:
+    username: str
+    display_name: str
+    tier: str = RiskTier.STANDARD
+    owner: str | None = None
+    account_state: str = AccountState.ACTIVE
+    staff_user: str | None = None
+    authenticators: tuple[str, ...] = ("Phone",)
+
+
+IDENTITIES = (
+    IdentitySpec("ana.lima", "Ana Lima"),
+    IdentitySpec("ben.okafor", "Ben Okafor", RiskTier.CONTRACTOR),
+    IdentitySpec("chen.wei", "Chen Wei", RiskTier.PRIVILEGED, account_state=AccountState.DISABLED),
+    IdentitySpec("dara.nolan", "Dara Nolan", account_state=AccountState.LOCKED),
+    IdentitySpec("emil.berg", "Emil Berg", authenticators=("Old phone", "Hardware key")),
+    IdentitySpec("fatima.zahra", "Fatima Zahra"),
+    IdentitySpec("gus.moreau", "Gus Moreau"),
+    IdentitySpec("avery.agent", "Avery Agent", staff_user="agent1"),
+    IdentitySpec(
+        "ivan.petrov",
+        "Ivan Petrov",
+        RiskTier.CONTRACTOR,
+        authenticators=("Lost phone", "Backup phone"),
+    ),
+    IdentitySpec("june.park", "June Park"),
+    IdentitySpec("kofi.mensah", "Kofi Mensah", RiskTier.PRIVILEGED),
+    IdentitySpec(
+        "lena.fischer",
+        "Lena Fischer",
+        RiskTier.PRIVILEGED,
+        authenticators=("Stolen phone", "Hardware key"),
+    ),
+    IdentitySpec("marta.silva", "Marta Silva", account_state=AccountState.DISABLED),
+    IdentitySpec(
+        "noah.king", "Noah King", RiskTier.CONTRACTOR, account_state=AccountState.DISABLED
+    ),
+    IdentitySpec("omar.haddad", "Omar Haddad", RiskTier.PRIVILEGED),
+    IdentitySpec("svc-backup", "Backup service", RiskTier.SERVICE, owner="kofi.mensah"),
+    IdentitySpec("svc-payroll", "Payroll export service", RiskTier.SERVICE, owner="chen.wei"),
+)
+
+
+class DemoError(DomainError):
+    code = "demo_error"
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    cases_by_state: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def demo_present() -> bool:
+    return TOTPDevice.objects.filter(name=DEMO_DEVICE, user__username__in=STAFF_USERNAMES).exists()
+
+
+def _ensure_empty_desk() -> None:
+    found = {
+        # guardian creates its AnonymousUser on migrate; it is not a person.
+        "users": User.objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME).count(),
+        "identities": Identity.objects.count(),
+        "cases": RecoveryCase.objects.count(),
+    }
+    if any(found.values()):
+        held = ", ".join(f"{n} {what}" for what, n in found.items() if n)
+        raise DemoError(
+            f"seed_demo only fills an empty desk (its staff share a known password); this "
+            f"database already holds {held}. Point RECOVERY_DESK_VAR_DIR or DATABASE_URL at a "
+            "fresh database.",
+            code="not_empty",
+        )
+
+
+def cases_by_state() -> dict[str, int]:
+    counts = dict(
+        RecoveryCase.objects.values_list("state").annotate(n=Count("id")).order_by("state")
+    )
+    return {state: counts.get(state, 0) for state in State.values}
+
+
+def demo_seed() -> DemoSummary:
+    """Fill an empty desk with staff, identities and cases in every state; idempotent.
+
+    Composes services, so it runs inside the caller's transaction (the command's durable one).
+    """
+    with transaction.atomic():
+        if demo_present():
+            return DemoSummary(created=False, cases_by_state=cases_by_state())
+        _ensure_empty_desk()
+        notes = _Seeder().run()
+    return DemoSummary(created=True, cases_by_state=cases_by_state(), notes=notes)
+
+
+@contextmanager
+def _in_the_past(start: datetime):
+    """Yield a traveller whose ``shift`` moves the clock on, or None without time-machine."""
+    try:
+        import time_machine
+    except ImportError:
+        yield None
+        return
+    with time_machine.travel(start, tick=True) as traveller:
+        yield traveller
+
+
+class _Seeder:
+    def __init__(self) -> None:
+        self.staff: dict[str, User] = {}
+        self.people: dict[str, Identity] = {}
+        self.ticket = 1000
+
+    def run(self) -> list[str]:
+        notes = []
+        with _in_the_past(timezone.now() - PAST) as traveller:
+            self.create_staff()
+            self.create_identities()
+            self.closed_cases(traveller)
+            if traveller is None:
+                notes.append(
+                    "time-machine is not installed: no expired case, and no completed case "
+                    "that went through a cooling-off hold."
+                )
+        self.open_cases()
+        return notes
+
+    # -- people ------------------------------------------------------------------------------
+
+    def create_staff(self) -> None:
+        for group_name, perms in GROUP_QUEUE_PERMS.items():
+            group = Group.objects.get(name=group_name)
+            for queue in Queue.objects.all():
+                for perm in perms:
+                    roles.grant_queue_role(holder=group, perm=perm, queue=queue)
+            group.permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label__in=VIEW_APPS, codename__startswith="view_"
+                )
+            )
+        for spec in STAFF:
+            user = User.objects.create_user(
+                username=spec.username,
+                email=f"{spec.username}@desk.example.test",
+                password=DEMO_PASSWORD,
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                is_staff=True,
+                is_superuser=spec.group is None,
+            )
+            if spec.group is not None:
+                user.groups.add(Group.objects.get(name=spec.group))
+            TOTPDevice.objects.create(user=user, name=DEMO_DEVICE, confirmed=True)
+            self.staff[spec.username] = user
+
+    def create_identities(self) -> None:
+        now = timezone.now()
+        for number, spec in enumerate(IDENTITIES, start=1):
+            person = Identity.objects.create(
+                username=spec.username,
+                display_name=spec.display_name,
+                employee_id="" if spec.tier == RiskTier.SERVICE else f"E{1000 + number}",
+                risk_tier=spec.tier,
+                owner=self.people[spec.owner] if spec.owner else None,
+                account_state=spec.account_state,
+                staff_user=self.staff[spec.staff_user] if spec.staff_user else None,
+            )
+            ChannelOfRecord.objects.create(
+                identity=person,
+                kind=ChannelOfRecord.Kind.EMAIL,
+                address=f"{spec.username}@example.test",
+                verified_at=now - timedelta(days=200),
+            )
+            ChannelOfRecord.objects.create(
+                identity=person,
+                kind=ChannelOfRecord.Kind.SMS,
+                address=f"+1 202 555 01{number:02d}",
+                verified_at=now - timedelta(days=200),
+            )
+            for label in spec.authenticators:
+                Authenticator.objects.create(identity=person, label=label)
+            if spec.tier == RiskTier.PRIVILEGED:
+                ManagedDevice.objects.create(device_id=f"LAPTOP-{number:04d}", owner=person)
+            for client, hours_ago in (("Laptop browser", 30), ("Mail app on phone", 6)):
+                DirectorySession.objects.create(
+                    identity=person, client=client, started_at=now - timedelta(hours=hours_ago)
+                )
+            self.people[spec.username] = person
+
+    # -- cases -------------------------------------------------------------------------------
+
+    def closed_cases(self, traveller) -> None:
+        agent1, agent2 = self.staff["agent1"], self.staff["agent2"]
+        manager1, manager2 = self.staff["manager1"], self.staff["manager2"]
+
+        # Opened first: its claim deadline lapses once the clock is moved on below.
+        if traveller is not None:
+            never_claimed = self.open("fatima.zahra", Kind.PASSWORD_RESET, by=agent1)
+
+        case = self.verified("ana.lima", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
+        case_execute(case=case, actor=agent1)  # standard: no approval, no hold
+
+        case = self.verified("chen.wei", Kind.REACTIVATION, opener=agent2, agent=agent1)
+        approval_deny(
+            case=case,
+            approver=manager2,
+            reason="The account was disabled by HR on purpose; reactivation needs HR's ticket.",
+        )
+
+        case = self.claimed("dara.nolan", Kind.REACTIVATION, opener=agent1, agent=agent2)
+        case_reject(
+            case=case,
+            actor=agent2,
+            reason="The caller could not use any enrolled authenticator; asked to come in person.",
+        )
+
+        case = self.claimed(
+            "emil.berg", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Old phone"
+        )
+        case_dispute(
+            case=case,
+            statement="This was not me: I still have my phone and never called the desk.",
+        )
+
+        if traveller is None:
+            return
+        case = self.verified("ben.okafor", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
+        approval_grant(case=case, approver=manager1, reason="Vendor contract is current.")
+        traveller.shift(pinned_policy(case).cooling_off + timedelta(minutes=1))
+        case_end_hold(case=case)
+        case_execute(case=case, actor=agent1)
+
+        traveller.shift(timedelta(hours=25))
+        case_expire(case=never_claimed)
+
+    def open_cases(self) -> None:
+        agent1, agent2 = self.staff["agent1"], self.staff["agent2"]
+        manager1, manager2 = self.staff["manager1"], self.staff["manager2"]
+        security1 = self.staff["security1"]
+
+        self.open("gus.moreau", Kind.PASSWORD_RESET, by=agent2)
+        # agent1's own account: agent1 may neither claim nor approve it.
+        self.open("avery.agent", Kind.PASSWORD_RESET, by=agent2)
+
+        self.claimed(
+            "ivan.petrov", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Lost phone"
+        )
+
+        case = self.claimed("june.park", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
+        authenticator = self.people["june.park"].authenticators.get()
+        for _ in range(settings.VERIFICATION_MAX_FAILURES):
+            evidence_check_totp(
+                case=case,
+                authenticator=authenticator,
+                token=wrong_code(authenticator),
+                actor=agent1,
+            )
+
+        case = self.verified("kofi.mensah", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
+        approval_grant(case=case, approver=manager1, reason="Called back on the number of record.")
+
+        case = self.verified("svc-backup", Kind.PASSWORD_RESET, opener=agent1, agent=agent2)
+        approval_grant(case=case, approver=security1, reason="Owner confirmed the rotation.")
+
+        case = self.verified(
+            "lena.fischer", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Stolen phone"
+        )
+        approval_grant(case=case, approver=manager1, reason="Theft report INC on file.")
+        approval_grant(case=case, approver=manager2, reason="Hardware key check passed.")
+
+        self.verified("marta.silva", Kind.REACTIVATION, opener=agent2, agent=agent1)
+
+        case = self.verified("noah.king", Kind.REACTIVATION, opener=agent2, agent=agent1)
+        case_break_glass(
+            case=case,
+            actor=security1,
+            justification="Vendor on-call engineer is needed for a live payments outage.",
+        )
+
+    # -- steps, each one real service call ---------------------------------------------------
+
+    def open(self, username: str, kind: str, *, by: User, replace: str | None = None):
+        subject = self.people[username]
+        self.ticket += 1
+        return case_open(
+            actor=by,
+            subject=subject,
+            kind=kind,
+            intake_channel="phone",
+            external_ticket=f"INC-{self.ticket}",
+            replaced_authenticator=(
+                subject.authenticators.get(label=replace) if replace is not None else None
+            ),
+        )
+
+    def claimed(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
+        case = self.open(username, kind, by=opener, replace=replace)
+        return case_claim(case=case, agent=agent)
+
+    def verified(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
+        case = self.claimed(username, kind, opener=opener, agent=agent, replace=replace)
+        evidence = self.people[username].authenticators.exclude(label=replace or "").first()
+        evidence_check_totp(
+            case=case,
+            authenticator=evidence,
+            token=totp_code_at(evidence, at=timezone.now()),
+            actor=agent,
+        )
+        return case_verify(case=case, actor=agent)
+
+
+def wrong_code(authenticator: Authenticator) -> str:
+    """A well-formed code that no step near now accepts (what a caller guessing would read)."""
+    now = timezone.now()
+    near = {
+        totp_code_at(authenticator, at=now + timedelta(seconds=authenticator.step * k))
+        for k in range(-3, 4)
+    }
+    return next(c for c in ("000000", "123456", "111111", "999999") if c not in near)
+
+
+# -- demo_otp ---------------------------------------------------------------------------------
+
+
+def demo_otp_code(*, username: str) -> tuple[str, int]:
+    """The current code of a seeded staff user's demo device, and seconds until it changes.
+
+    Only the staff ``seed_demo`` created: a real staff member's second factor is never shown.
+    """
+    device = TOTPDevice.objects.filter(
+        user__username=username, name=DEMO_DEVICE, confirmed=True
+    ).first()
+    if username not in STAFF_USERNAMES or device is None:
+        raise DemoError(
+            f"{username!r} is not a demo user created by seed_demo; demo_otp shows no one else's "
+            "second factor.",
+            code="not_demo_user",
+        )
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    seconds_left = device.step - int(totp.time - device.t0) % device.step
+    return str(totp.token()).zfill(device.digits), seconds_left
+
+
+def render_summary(summary: DemoSummary) -> str:
+    lines = [
+        "Demo data created." if summary.created else "Demo data is already here; nothing changed.",
+        "",
+        "Cases by state:",
+        *(f"  {state:<18} {n}" for state, n in summary.cases_by_state.items()),
+        f"  {'total':<18} {sum(summary.cases_by_state.values())}",
+        "",
+        f"Staff logins (password for all: {DEMO_PASSWORD}):",
+        *(f"  {s.username:<10} {s.role}" for s in STAFF),
+        "",
+        "Second factor: python manage.py demo_otp <username> prints the current code.",
+        *(f"Note: {note}" for note in summary.notes),
+    ]
+    return "\n".join(lines)

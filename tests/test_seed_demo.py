@@ -1,0 +1,112 @@
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from guardian.models import UserObjectPermission
+
+from audit.models import AuditEvent
+from cases import roles
+from cases.errors import PermissionRefused
+from cases.models import Queue, RecoveryCase
+from cases.services import case_claim
+from cases.states import State
+from directory.models import Identity
+from tests.directory.factories import IdentityFactory
+
+STAFF = {"agent1", "agent2", "manager1", "manager2", "security1", "admin"}
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def demo_otp(username: str) -> str:
+    out = StringIO()
+    call_command("demo_otp", username, stdout=out, stderr=StringIO())
+    return out.getvalue().strip()
+
+
+@pytest.fixture
+def seeded(db):
+    return seed()
+
+
+def test_seed_demo_creates_a_case_in_every_state(seeded):
+    states = set(RecoveryCase.objects.values_list("state", flat=True))
+    assert states == set(State.values)
+
+
+def test_seed_demo_prints_the_number_of_cases_in_each_state(seeded):
+    for state in State.values:
+        count = RecoveryCase.objects.filter(state=state).count()
+        assert re.search(rf"^\s+{state}\s+{count}$", seeded, re.MULTILINE), state
+
+
+def test_seed_demo_creates_six_staff_users_with_confirmed_demo_totp_devices(seeded):
+    devices = TOTPDevice.objects.filter(name="demo", confirmed=True)
+    assert set(devices.values_list("user__username", flat=True)) == STAFF
+    assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) == STAFF
+
+
+def test_seeded_staff_sign_in_with_the_printed_password(seeded):
+    password = seeded.split("password for all: ")[1].split(")")[0]
+    assert all(User.objects.get(username=name).check_password(password) for name in STAFF)
+
+
+def test_seeded_agents_work_every_queue_through_their_group_not_a_personal_grant(seeded):
+    agent = User.objects.get(username="agent1")
+    assert all(roles.can_work(agent, queue) for queue in Queue.objects.all())
+    assert not UserObjectPermission.objects.filter(user=agent).exists()
+
+
+def test_seeded_administrator_holds_no_queue_role(seeded):
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser
+    assert not any(roles.can_work(admin, queue) for queue in Queue.objects.all())
+
+
+def test_seeded_staff_may_view_cases_and_the_audit_trail_in_the_admin(seeded):
+    agent = User.objects.get(username="agent1")
+    assert agent.has_perm("cases.view_recoverycase")
+    assert agent.has_perm("audit.view_auditevent")
+
+
+def test_seeded_agent_cannot_claim_the_case_about_their_own_account(seeded):
+    agent = User.objects.get(username="agent1")
+    own_case = RecoveryCase.objects.get(subject__staff_user=agent, state=State.NEW)
+    with pytest.raises(PermissionRefused):
+        case_claim(case=own_case, agent=agent)
+
+
+def test_seed_demo_twice_says_so_and_creates_nothing_more(seeded):
+    before = (User.objects.count(), Identity.objects.count(), AuditEvent.objects.count())
+    output = seed()
+    assert "already here" in output
+    assert (User.objects.count(), Identity.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_seed_demo_refuses_a_desk_that_already_holds_people(db):
+    IdentityFactory()
+    with pytest.raises(CommandError, match="empty desk"):
+        seed()
+    assert not User.objects.filter(username__in=STAFF).exists()
+
+
+def test_demo_otp_prints_a_code_the_demo_device_accepts(seeded):
+    code = demo_otp("manager1")
+    device = TOTPDevice.objects.get(user__username="manager1", name="demo")
+    assert len(code) == 6
+    assert code.isdigit()
+    assert device.verify_token(code)
+
+
+def test_demo_otp_refuses_a_staff_user_seed_demo_did_not_create(seeded):
+    carol = User.objects.create_user(username="carol", password="x", is_staff=True)
+    TOTPDevice.objects.create(user=carol, name="demo", confirmed=True)
+    with pytest.raises(CommandError, match="not a demo user"):
+        demo_otp("carol")
