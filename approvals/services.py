@@ -8,7 +8,7 @@ from cases.models import RecoveryCase
 from cases.policy import pinned_policy
 from cases.states import State
 from cases.transitions import apply_transition
-from cases.workflow import ensure_not_expired, lock_case, stage_after_approval
+from cases.workflow import ensure_not_expired, is_subject, lock_case, stage_after_approval
 
 from .errors import ApprovalError
 from .models import Approval
@@ -22,8 +22,7 @@ def _ensure_may_decide(case: RecoveryCase, approver: AbstractBaseUser, reason: s
             f"{case.reference} is {case.get_state_display().lower()}, not awaiting approval.",
             code="not_awaiting_approval",
         )
-    subject = case.subject
-    if subject.staff_user_id == approver.pk or subject.username == approver.get_username():
+    if is_subject(approver, case.subject):
         raise ApprovalError("Nobody may approve the recovery of their own account.", code="self")
     if approver.pk == case.opened_by_id:
         raise ApprovalError("The person who opened a case may not approve it.", code="opener")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -86,7 +86,6 @@ GROUP_QUEUE_PERMS = {
     roles.SECURITY_REVIEWERS: (roles.REVIEW, roles.APPROVE),
 }
 # Every role reads cases, identities, evidence, approvals, policy and the audit trail in the admin.
-VIEW_APPS = ("cases", "directory", "verification", "approvals", "audit")
 
 
 @dataclass(frozen=True)
@@ -225,11 +224,6 @@ class _Seeder:
             for queue in Queue.objects.all():
                 for perm in perms:
                     roles.grant_queue_role(holder=group, perm=perm, queue=queue)
-            group.permissions.add(
-                *Permission.objects.filter(
-                    content_type__app_label__in=VIEW_APPS, codename__startswith="view_"
-                )
-            )
         for spec in STAFF:
             user = User.objects.create_user(
                 username=spec.username,

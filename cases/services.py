@@ -24,15 +24,16 @@ from .workflow import (
     ensure_not_expired,
     ensure_outside_recovery_gap,
     fmt_utc,
+    is_subject,
     lock_case,
     stage_after_approval,
     stage_ready,
 )
 
 
-def _is_subject(user: AbstractBaseUser, case_or_identity) -> bool:
-    identity = getattr(case_or_identity, "subject", case_or_identity)
-    return identity.staff_user_id == user.pk or identity.username == user.get_username()
+def _ensure_not_subject(actor: AbstractBaseUser, case_or_identity) -> None:
+    if is_subject(actor, getattr(case_or_identity, "subject", case_or_identity)):
+        raise PermissionRefused("Nobody may act on the recovery of their own account.")
 
 
 def _ensure_agent_of(case: RecoveryCase, actor: AbstractBaseUser) -> None:
@@ -53,8 +54,7 @@ def case_open(
     queue = Queue.objects.get(kind=kind)
     if not roles.can_work(actor, queue):
         raise PermissionRefused(f"You do not work the {queue} queue.")
-    if _is_subject(actor, subject):
-        raise PermissionRefused("Nobody may open a recovery case for their own account.")
+    _ensure_not_subject(actor, subject)
     with transaction.atomic():
         subject = Identity.objects.select_for_update().get(pk=subject.pk)
         existing = RecoveryCase.objects.filter(
@@ -108,8 +108,7 @@ def _claim_locked(case: RecoveryCase, agent: AbstractBaseUser) -> RecoveryCase:
         raise CaseError(f"{case.reference} is already claimed.", code="already_claimed")
     if not roles.can_work(agent, case.queue):
         raise PermissionRefused(f"You do not work the {case.queue} queue.")
-    if _is_subject(agent, case):
-        raise PermissionRefused("Nobody may work a recovery case for their own account.")
+    _ensure_not_subject(agent, case)
     ensure_not_expired(case, now)
     policy = pinned_policy(case)
     case.assigned_agent = agent
@@ -200,6 +199,7 @@ def case_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) ->
         case = lock_case(case.pk)
         if not roles.can_review(actor, case.queue):
             raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
+        _ensure_not_subject(actor, case)
         if case.state != State.ESCALATED:
             raise CaseError(f"{case.reference} is not escalated.", code="not_escalated")
         if not reason.strip():
@@ -224,6 +224,7 @@ def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str
         case = lock_case(case.pk)
         if not roles.can_review(actor, case.queue):
             raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
+        _ensure_not_subject(actor, case)
         if not case.is_open:
             raise CaseError(f"{case.reference} is closed.", code="closed")
         if case.gap_released_by_id is not None:
@@ -321,6 +322,7 @@ def case_break_glass(
         case = lock_case(case.pk)
         if not roles.can_review(actor, case.queue):
             raise PermissionRefused(f"Only a security reviewer of {case.queue} may break glass.")
+        _ensure_not_subject(actor, case)
         if len(justification.strip()) < 20:
             raise CaseError(
                 "Break-glass needs a written justification of at least 20 characters.",

@@ -14,6 +14,11 @@ def fmt_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def is_subject(user, identity) -> bool:
+    """Is this staff member the person being recovered? (linked account, or same username)"""
+    return identity.staff_user_id == user.pk or identity.username == user.get_username()
+
+
 def lock_case(case_id: int) -> RecoveryCase:
     """Re-read the case under a row lock; guards are checked on this copy, never a stale one."""
     return (

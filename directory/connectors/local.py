@@ -1,4 +1,4 @@
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
 from directory.models import AccountState, Authenticator, DirectorySession, Identity
@@ -13,6 +13,8 @@ class LocalDirectory:
     capabilities = frozenset(Capability)
 
     def set_password(self, identity: Identity, *, password: str) -> int:
+        if identity.password_hash and check_password(password, identity.password_hash):
+            return 0  # a retried call: this password is already set
         identity.password_hash = make_password(password)
         identity.password_changed_at = timezone.now()
         identity.save(update_fields=["password_hash", "password_changed_at"])

@@ -1,0 +1,185 @@
+"""Helpers shared by the specification tests: refusals that write nothing, cases in a given
+state built through the real services, and staff holding more than one role."""
+
+import re
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from approvals.models import Approval
+from approvals.services import approval_grant
+from audit.models import AuditEvent
+from cases import roles
+from cases.models import Queue, RecoveryCase
+from cases.services import (
+    case_claim,
+    case_dispute,
+    case_end_hold,
+    case_execute,
+    case_expire,
+    case_reject,
+    case_verify,
+)
+from cases.states import Kind
+from directory.models import Authenticator, RiskTier
+from recovery_desk.errors import DomainError
+from tests.cases.builders import current_code, open_case
+from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+from verification.models import Evidence
+from verification.services import evidence_check_totp
+from verification.totp import totp_code_at
+
+STABLE_CODE = re.compile(r"[a-z][a-z_]*[a-z]")
+
+
+def _snapshot(case: RecoveryCase) -> dict:
+    return {
+        "case": RecoveryCase.objects.filter(pk=case.pk).values().get(),
+        "case_history": RecoveryCase.history.filter(id=case.pk).count(),
+        "cases": RecoveryCase.objects.count(),
+        "audit_events": AuditEvent.objects.count(),
+        "approvals": Approval.objects.count(),
+        "evidence": Evidence.objects.count(),
+        "authenticators": list(
+            Authenticator.objects.order_by("pk").values_list("pk", "last_t", "revoked_at")
+        ),
+    }
+
+
+@contextmanager
+def nothing_changed(case: RecoveryCase):
+    """Assert the block leaves the case row, its history, the audit trail, approvals,
+    evidence and authenticators exactly as they were."""
+    before = _snapshot(case)
+    yield
+    after = _snapshot(case)
+    changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+    assert not changed, f"a refused action wrote something: {changed}"
+
+
+def assert_actionable(error: DomainError, code: str | None = None) -> None:
+    """A domain error carries a stable code and a sentence a person can act on."""
+    assert STABLE_CODE.fullmatch(error.code), error.code
+    if code is not None:
+        assert error.code == code
+    message = str(error)
+    assert message[:1].isupper() and message.endswith("."), message
+    assert len(message.split()) >= 3, message
+
+
+@contextmanager
+def refused(case: RecoveryCase, code: str | None = None, error=DomainError):
+    """The block raises ``error`` with ``code`` and a sentence, and writes nothing."""
+    with nothing_changed(case), pytest.raises(error) as excinfo:
+        yield excinfo
+    assert_actionable(excinfo.value, code)
+
+
+def give_role(user, group_name: str, *perms: str) -> None:
+    """Add ``user`` to a role group and grant the role's permissions on every queue."""
+    user.groups.add(Group.objects.get(name=group_name))
+    for queue in Queue.objects.all():
+        for perm in perms:
+            roles.grant_queue_role(holder=user, perm=perm, queue=queue)
+
+
+def wrong_code(authenticator: Authenticator) -> str:
+    """A well-formed code the authenticator does not accept now (outside its tolerance too)."""
+    now = timezone.now()
+    valid = {
+        totp_code_at(authenticator, at=now + timedelta(seconds=authenticator.step * offset))
+        for offset in range(-authenticator.tolerance, authenticator.tolerance + 1)
+    }
+    return next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
+
+
+def pass_totp(case: RecoveryCase, agent) -> Evidence:
+    """The subject reads a correct code from a fresh authenticator of theirs."""
+    authenticator = AuthenticatorFactory(identity=case.subject)
+    return evidence_check_totp(
+        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
+    )
+
+
+def fail_totp(case: RecoveryCase, agent, times: int = 1) -> None:
+    authenticator = AuthenticatorFactory(identity=case.subject)
+    for _ in range(times):
+        evidence_check_totp(
+            case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent
+        )
+
+
+def _subject(subject, tier: str, kind: str, kw: dict):
+    subject = subject or IdentityFactory(risk_tier=tier)
+    if kind == Kind.MFA_REBIND and "replaced_authenticator" not in kw:
+        kw["replaced_authenticator"] = AuthenticatorFactory(identity=subject, label="lost")
+    return subject
+
+
+def claimed_case(
+    *, agent, opener=None, subject=None, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD, **kw
+) -> RecoveryCase:
+    subject = _subject(subject, tier, kind, kw)
+    case = open_case(opener=opener or agent, kind=kind, subject=subject, **kw)
+    return case_claim(case=case, agent=agent)
+
+
+def verified_case_for(*, agent, **kw) -> RecoveryCase:
+    """Claimed by ``agent``, passing TOTP evidence, verified (the next state is the policy's)."""
+    case = claimed_case(agent=agent, **kw)
+    pass_totp(case, agent)
+    return case_verify(case=case, actor=agent)
+
+
+def escalated_case(*, agent, **kw) -> RecoveryCase:
+    from django.conf import settings
+
+    case = claimed_case(agent=agent, **kw)
+    fail_totp(case, agent, times=settings.VERIFICATION_MAX_FAILURES)
+    case.refresh_from_db()
+    return case
+
+
+def awaiting_approval_case(*, agent, **kw) -> RecoveryCase:
+    """Privileged password reset: two manager approvals, a 4-hour hold."""
+    return verified_case_for(agent=agent, tier=RiskTier.PRIVILEGED, **kw)
+
+
+def cooling_off_case(*, agent, approvers, **kw) -> RecoveryCase:
+    case = awaiting_approval_case(agent=agent, **kw)
+    for approver in approvers:
+        approval_grant(case=case, approver=approver, reason="Checked the evidence")
+    case.refresh_from_db()
+    return case
+
+
+def ready_case(*, agent, **kw) -> RecoveryCase:
+    """Standard password reset: no approval, no hold, so verification makes it ready."""
+    return verified_case_for(agent=agent, tier=RiskTier.STANDARD, **kw)
+
+
+def completed_case(*, agent, **kw) -> RecoveryCase:
+    return case_execute(case=ready_case(agent=agent, **kw), actor=agent)
+
+
+def rejected_case(*, agent, **kw) -> RecoveryCase:
+    case = claimed_case(agent=agent, **kw)
+    return case_reject(case=case, actor=agent, reason="Caller could not read a code")
+
+
+def cancelled_case(*, agent, **kw) -> RecoveryCase:
+    return case_dispute(case=open_case(opener=agent, **kw), statement="This was not me.")
+
+
+def expired_case(*, agent, clock, **kw) -> RecoveryCase:
+    case = open_case(opener=agent, **kw)
+    clock.shift(case.expires_at - timezone.now())
+    return case_expire(case=case)
+
+
+def end_hold(case: RecoveryCase, clock) -> RecoveryCase:
+    clock.shift(case.hold_until - timezone.now())
+    return case_end_hold(case=case)
