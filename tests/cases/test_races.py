@@ -1,0 +1,155 @@
+"""Concurrent writers on one case, in real threads with their own connections.
+
+On PostgreSQL the services hold row locks (``SELECT ... FOR UPDATE``, ``SKIP LOCKED`` for the
+next-case claim); on SQLite ``BEGIN IMMEDIATE`` queues the writers. Either way the outcome
+must be the one a single writer at a time would produce.
+"""
+
+from functools import partial
+
+import pytest
+from django.db.models import Count
+
+from approvals.errors import ApprovalError
+from approvals.models import Approval
+from approvals.services import approval_grant
+from audit.models import AuditEvent
+from cases.errors import CaseError
+from cases.models import Queue, RecoveryCase
+from cases.services import case_claim, case_claim_next
+from cases.states import Kind, State
+from directory.models import RiskTier
+from tests.cases.builders import open_case, verified_case
+from tests.cases.factories import make_agent, make_manager
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+RACERS = 8
+
+
+def _errors(outcomes):
+    return [o.error for o in outcomes if o.error is not None]
+
+
+def _events(case, action):
+    return AuditEvent.objects.filter(case=case, action=action).count()
+
+
+def test_agents_claiming_next_at_once_each_get_a_different_case(concurrently, other_agent):
+    queue = Queue.objects.get(kind=Kind.PASSWORD_RESET)
+    cases = [open_case(opener=other_agent) for _ in range(RACERS + 2)]
+    agents = [make_agent(username=f"agent.racer{i}") for i in range(RACERS)]
+
+    outcomes = concurrently(
+        *(partial(case_claim_next, queue=queue, agent=agent) for agent in agents)
+    )
+
+    assert _errors(outcomes) == []
+    claimed = [o.value for o in outcomes]
+    assert all(case is not None for case in claimed), "an agent got nothing from a full queue"
+    assert len({case.pk for case in claimed}) == RACERS
+    for agent, case in zip(agents, claimed, strict=True):
+        case.refresh_from_db()
+        assert (case.state, case.assigned_agent_id) == (State.VERIFYING, agent.pk)
+    # Oldest first: nobody skipped past a case that then stayed unclaimed.
+    assert {case.pk for case in claimed} == {case.pk for case in cases[:RACERS]}
+
+
+def test_agents_claiming_next_at_once_write_one_claim_event_per_case(concurrently, other_agent):
+    queue = Queue.objects.get(kind=Kind.PASSWORD_RESET)
+    for _ in range(RACERS + 2):
+        open_case(opener=other_agent)
+    agents = [make_agent(username=f"agent.racer{i}") for i in range(RACERS)]
+
+    outcomes = concurrently(
+        *(partial(case_claim_next, queue=queue, agent=agent) for agent in agents)
+    )
+
+    assert _errors(outcomes) == []
+    claims_per_case = (
+        AuditEvent.objects.filter(action="case.claim")
+        .values("case")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+    assert sorted(claims_per_case) == [1] * RACERS
+    assert RecoveryCase.objects.filter(state=State.NEW).count() == 2
+
+
+def test_two_agents_claiming_one_case_at_once_one_wins(concurrently, agent, other_agent):
+    case = open_case(opener=make_agent(username="agent.opener"))
+
+    outcomes = concurrently(
+        partial(case_claim, case=case, agent=agent),
+        partial(case_claim, case=case, agent=other_agent),
+    )
+
+    winners = [o for o in outcomes if o.error is None]
+    losers = [o.error for o in outcomes if o.error is not None]
+    assert len(winners) == 1
+    assert [type(e) for e in losers] == [CaseError]
+    assert losers[0].code == "already_claimed"
+    case.refresh_from_db()
+    assert case.assigned_agent_id == winners[0].value.assigned_agent_id
+    assert _events(case, "case.claim") == 1
+
+
+def test_one_approver_granting_ten_times_at_once_approves_once(concurrently, agent, manager):
+    case = verified_case(agent=agent, tier=RiskTier.PRIVILEGED)  # two approvals needed
+
+    outcomes = concurrently(
+        *(
+            partial(approval_grant, case=case, approver=manager, reason="Looks right")
+            for _ in range(10)
+        )
+    )
+
+    errors = _errors(outcomes)
+    assert len(errors) == 9
+    # The refusal is the service's, never the unique constraint's IntegrityError.
+    assert {type(e) for e in errors} == {ApprovalError}
+    assert {e.code for e in errors} == {"already_decided"}
+    assert Approval.objects.filter(case=case, approver=manager).count() == 1
+    assert _events(case, "approval.grant") == 1
+    case.refresh_from_db()
+    assert case.state == State.AWAITING_APPROVAL
+
+
+def test_two_approvers_granting_both_needed_approvals_at_once_move_the_case_once(
+    concurrently, agent, manager, other_manager
+):
+    case = verified_case(agent=agent, tier=RiskTier.PRIVILEGED)
+
+    outcomes = concurrently(
+        partial(approval_grant, case=case, approver=manager, reason="Looks right"),
+        partial(approval_grant, case=case, approver=other_manager, reason="Agreed"),
+    )
+
+    assert _errors(outcomes) == []
+    case.refresh_from_db()
+    assert case.state == State.COOLING_OFF
+    assert Approval.objects.filter(case=case).count() == 2
+    # Neither approval may be lost: the one committed second sees both and moves the case.
+    assert _events(case, "approval.grant") == 1
+    assert _events(case, "case.approve") == 1
+
+
+def test_two_approvers_racing_for_the_last_approval_move_the_case_once(
+    concurrently, agent, manager, other_manager
+):
+    case = verified_case(agent=agent, tier=RiskTier.PRIVILEGED)
+    approval_grant(case=case, approver=manager, reason="Looks right")
+    third_manager = make_manager(username="manager.frank")
+
+    outcomes = concurrently(
+        partial(approval_grant, case=case, approver=other_manager, reason="Agreed"),
+        partial(approval_grant, case=case, approver=third_manager, reason="Agreed too"),
+    )
+
+    errors = _errors(outcomes)
+    assert [type(e) for e in errors] == [ApprovalError]
+    assert errors[0].code == "not_awaiting_approval"
+    case.refresh_from_db()
+    assert case.state == State.COOLING_OFF
+    assert Approval.objects.filter(case=case).count() == 2
+    assert _events(case, "case.approve") == 1
