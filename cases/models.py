@@ -169,6 +169,25 @@ class RecoveryCase(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} {self.get_kind_display()} ({self.get_state_display()})"
 
+    def save(self, *args, **kwargs):
+        # The state is protected: it changes only through cases.transitions.apply_transition.
+        saved_state = getattr(self, "_saved_state", None)
+        moving = self.pk is not None and saved_state is not None and self.state != saved_state
+        if moving and not getattr(self, "_transition_allowed", False):
+            raise ValueError("A case's state changes only through its transition table.")
+        super().save(*args, **kwargs)
+        self._saved_state = self.state
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_state = instance.__dict__.get("state")
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._saved_state = self.state
+
     @property
     def reference(self) -> str:
         return f"RC-{self.pk:06d}" if self.pk else "RC-(unsaved)"

@@ -102,7 +102,11 @@ def apply_transition(
             f"'{name}' is not possible from there.",
         )
     case.state = target
-    case.save(update_fields=("state", *update_fields))
+    case._transition_allowed = True
+    try:
+        case.save(update_fields=("state", *update_fields))
+    finally:
+        case._transition_allowed = False
     audit_record(
         actor=actor,
         action=f"case.{name}",

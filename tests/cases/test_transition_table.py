@@ -50,3 +50,15 @@ def test_apply_transition_refuses_a_move_the_table_does_not_list(agent):
         apply_transition(case, "execute", target=State.COMPLETED, actor=agent)
     case.refresh_from_db()
     assert case.state == State.NEW
+
+
+@pytest.mark.django_db
+def test_the_state_cannot_be_saved_around_the_transition_table(agent):
+    from tests.cases.builders import open_case
+
+    case = open_case(opener=agent)
+    case.state = State.READY
+    with pytest.raises(ValueError, match="transition table"):
+        case.save()
+    case.refresh_from_db()
+    assert case.state == State.NEW
