@@ -5,17 +5,23 @@ from django.utils import timezone
 from audit.services import audit_record
 from cases import roles
 from cases.models import RecoveryCase
-from cases.policy import pinned_policy
+from cases.policy import PinnedPolicy, pinned_policy
 from cases.states import State
 from cases.transitions import apply_transition
 from cases.workflow import ensure_not_expired, is_subject, lock_case, stage_after_approval
 
 from .errors import ApprovalError
 from .models import Approval
-from .selectors import valid_approval_count
+from .selectors import Decisions, decisions_on
 
 
-def _ensure_may_decide(case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> None:
+def _ensure_may_decide(
+    case: RecoveryCase,
+    approver: AbstractBaseUser,
+    reason: str,
+    policy: PinnedPolicy,
+    decisions: Decisions,
+) -> None:
     """Separation of duties (OWASP ASVS 2.3.5, DESIGN.md "Approvals")."""
     if case.state != State.AWAITING_APPROVAL:
         raise ApprovalError(
@@ -28,14 +34,13 @@ def _ensure_may_decide(case: RecoveryCase, approver: AbstractBaseUser, reason: s
         raise ApprovalError("The person who opened a case may not approve it.", code="opener")
     if approver.pk in (case.verified_by_id, case.assigned_agent_id):
         raise ApprovalError("The agent who verified a case may not approve it.", code="verifier")
-    policy = pinned_policy(case)
     if not roles.can_approve(approver, case.queue, policy.approver_role):
         raise ApprovalError(
             f"Approvals in {case.queue} for this tier come from a "
             f"{policy.approver_role.replace('_', ' ')} holding approval rights on the queue.",
             code="not_approver",
         )
-    if Approval.objects.filter(case=case, approver=approver).exists():
+    if approver.pk in decisions.deciders:
         raise ApprovalError(
             f"You have already decided on {case.reference}; N approvals need N people.",
             code="already_decided",
@@ -44,14 +49,16 @@ def _ensure_may_decide(case: RecoveryCase, approver: AbstractBaseUser, reason: s
         raise ApprovalError("Give a reason for the decision.", code="reason_required")
 
 
-def _record(case: RecoveryCase, approver, decision: str, reason: str, now) -> Approval:
+def _record(
+    case: RecoveryCase, approver, decision: str, reason: str, now, policy: PinnedPolicy
+) -> Approval:
     return Approval.objects.create(
         case=case,
         approver=approver,
         decision=decision,
         reason=reason,
         decided_at=now,
-        valid_until=now + pinned_policy(case).approval_deadline,
+        valid_until=now + policy.approval_deadline,
         case_opened_by_id=case.opened_by_id,
         case_verified_by_id=case.verified_by_id,
     )
@@ -62,11 +69,12 @@ def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: st
     with transaction.atomic():
         case = lock_case(case.pk)
         now = timezone.now()
-        _ensure_may_decide(case, approver, reason)
-        ensure_not_expired(case, now)
-        approval = _record(case, approver, Approval.Decision.APPROVED, reason, now)
         policy = pinned_policy(case)
-        granted = valid_approval_count(case=case, now=now)
+        decisions = decisions_on(case=case, now=now)
+        _ensure_may_decide(case, approver, reason, policy, decisions)
+        ensure_not_expired(case, now)
+        approval = _record(case, approver, Approval.Decision.APPROVED, reason, now, policy)
+        granted = decisions.valid_approvals + 1
         detail = {"approval_id": approval.pk, "approvals": granted, "of": policy.approvals_required}
         if granted >= policy.approvals_required:
             case.approved_at = now
@@ -89,8 +97,9 @@ def approval_deny(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str
     with transaction.atomic():
         case = lock_case(case.pk)
         now = timezone.now()
-        _ensure_may_decide(case, approver, reason)
-        approval = _record(case, approver, Approval.Decision.DENIED, reason, now)
+        policy = pinned_policy(case)
+        _ensure_may_decide(case, approver, reason, policy, decisions_on(case=case, now=now))
+        approval = _record(case, approver, Approval.Decision.DENIED, reason, now, policy)
         case.closing_reason = reason
         case.closed_at = now
         apply_transition(

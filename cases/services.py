@@ -102,11 +102,13 @@ def case_open(
     return case
 
 
-def _claim_locked(case: RecoveryCase, agent: AbstractBaseUser) -> RecoveryCase:
+def _claim_locked(
+    case: RecoveryCase, agent: AbstractBaseUser, *, role_checked: bool = False
+) -> RecoveryCase:
     now = timezone.now()
     if case.assigned_agent_id is not None:
         raise CaseError(f"{case.reference} is already claimed.", code="already_claimed")
-    if not roles.can_work(agent, case.queue):
+    if not role_checked and not roles.can_work(agent, case.queue):
         raise PermissionRefused(f"You do not work the {case.queue} queue.")
     _ensure_not_subject(agent, case)
     ensure_not_expired(case, now)
@@ -143,13 +145,15 @@ def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | 
             )
             .exclude(subject__staff_user=agent)
             .exclude(subject__username=agent.get_username())
+            .select_related("queue", "subject")
             .order_by("opened_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
         if candidate is None:
             return None
-        return _claim_locked(lock_case(candidate.pk), agent)
+        # The candidate row is already locked by this transaction: no second read.
+        return _claim_locked(candidate, agent, role_checked=True)
 
 
 def case_verify(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:

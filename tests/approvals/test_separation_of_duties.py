@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals.models import Approval
-from approvals.selectors import valid_approval_count
+from approvals.selectors import decisions_on
 from approvals.services import approval_deny, approval_grant
 from cases import roles
 from cases.models import Queue, RecoveryCase
@@ -106,9 +106,9 @@ def test_an_approval_lapses_after_the_policy_approval_deadline(clock, agent, man
     deadline = timedelta(seconds=case.policy_snapshot["approval_deadline"])
     assert approval.valid_until == approval.decided_at + deadline
     clock.shift(deadline - timedelta(seconds=1))
-    assert valid_approval_count(case=case, now=timezone.now()) == 1
+    assert decisions_on(case=case, now=timezone.now()).valid_approvals == 1
     clock.shift(timedelta(seconds=1))
-    assert valid_approval_count(case=case, now=timezone.now()) == 0
+    assert decisions_on(case=case, now=timezone.now()).valid_approvals == 0
 
 
 def test_a_lapsed_approval_does_not_count_towards_the_quorum(clock, agent, manager, other_manager):
