@@ -36,6 +36,17 @@ def _ensure_not_subject(actor: AbstractBaseUser, case_or_identity) -> None:
         raise PermissionRefused("Nobody may act on the recovery of their own account.")
 
 
+def _ensure_security_reviewer(actor: AbstractBaseUser, case: RecoveryCase, doing: str) -> None:
+    if not roles.can_review(actor, case.queue):
+        raise PermissionRefused(f"Only a security reviewer of {case.queue} may {doing}.")
+    _ensure_not_subject(actor, case)
+
+
+def _require_reason(text: str, ask: str) -> None:
+    if not text.strip():
+        raise CaseError(ask, code="reason_required")
+
+
 def _ensure_agent_of(case: RecoveryCase, actor: AbstractBaseUser) -> None:
     if case.assigned_agent_id != actor.pk:
         raise PermissionRefused(f"Only the agent who claimed {case.reference} may do this.")
@@ -201,13 +212,10 @@ def case_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) ->
     """A security reviewer sends an escalated case back to verification."""
     with transaction.atomic():
         case = lock_case(case.pk)
-        if not roles.can_review(actor, case.queue):
-            raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
-        _ensure_not_subject(actor, case)
+        _ensure_security_reviewer(actor, case, "release it")
         if case.state != State.ESCALATED:
             raise CaseError(f"{case.reference} is not escalated.", code="not_escalated")
-        if not reason.strip():
-            raise CaseError("Say why the case may go on.", code="reason_required")
+        _require_reason(reason, "Say why the case may go on.")
         now = timezone.now()
         case.failed_checks = 0
         case.expires_at = now + pinned_policy(case).verify_deadline
@@ -226,15 +234,12 @@ def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str
     """A security reviewer lets a recovery inside the policy's minimum gap go on."""
     with transaction.atomic():
         case = lock_case(case.pk)
-        if not roles.can_review(actor, case.queue):
-            raise PermissionRefused(f"Only a security reviewer of {case.queue} may release it.")
-        _ensure_not_subject(actor, case)
+        _ensure_security_reviewer(actor, case, "release it")
         if not case.is_open:
             raise CaseError(f"{case.reference} is closed.", code="closed")
         if case.gap_released_by_id is not None:
             raise CaseError(f"{case.reference} is already released.", code="already_released")
-        if not reason.strip():
-            raise CaseError("Say why the case may go on.", code="reason_required")
+        _require_reason(reason, "Say why the case may go on.")
         case.gap_released_by = actor
         case.save(update_fields=["gap_released_by"])
         audit_record(actor=actor, action="case.gap_release", case=case, detail={"reason": reason})
@@ -248,10 +253,7 @@ def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> 
     with transaction.atomic():
         case = lock_case(case.pk)
         if case.state == State.ESCALATED:
-            if not roles.can_review(actor, case.queue):
-                raise PermissionRefused(
-                    f"Only a security reviewer of {case.queue} may reject an escalated case."
-                )
+            _ensure_security_reviewer(actor, case, "reject an escalated case")
         elif case.state == State.VERIFYING:
             _ensure_agent_of(case, actor)
         else:
@@ -260,8 +262,7 @@ def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> 
                 "verified or an escalated one can be rejected here.",
                 code="not_rejectable",
             )
-        if not reason.strip():
-            raise CaseError("Say why the case is rejected.", code="reason_required")
+        _require_reason(reason, "Say why the case is rejected.")
         case.closing_reason = reason
         case.closed_at = timezone.now()
         apply_transition(
@@ -324,9 +325,7 @@ def case_break_glass(
     """Skip the remaining steps in an emergency; always leaves a trail for post-event review."""
     with transaction.atomic():
         case = lock_case(case.pk)
-        if not roles.can_review(actor, case.queue):
-            raise PermissionRefused(f"Only a security reviewer of {case.queue} may break glass.")
-        _ensure_not_subject(actor, case)
+        _ensure_security_reviewer(actor, case, "break glass")
         if len(justification.strip()) < 20:
             raise CaseError(
                 "Break-glass needs a written justification of at least 20 characters.",
