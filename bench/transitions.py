@@ -8,7 +8,7 @@
 2. (a) Runs ``--lifecycles`` privileged MFA re-binds (2 approvals, 24 h cooling-off, the clock
    shifted with time_machine) through the services, alternating with the same row writes per
    step as hand-written SQL in the same process, and prints lifecycles/s for both.
-   (b) Runs ``--claimers`` threads (one DB connection each) calling ``case_claim_next`` on a
+   (b) Runs ``--claimers`` processes (one DB connection each) calling ``case_claim_next`` on a
    queue with many new cases until ``--claims`` cases are taken; counts double claims.
 3. The last line is ``ratio=<services/raw> claims_per_s=<int> double_claims=<int>``.
 
