@@ -6,6 +6,7 @@ nothing.
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -154,15 +155,15 @@ def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | 
                 assigned_agent__isnull=True,
                 expires_at__gt=timezone.now(),
             )
-            .exclude(subject__staff_user=agent)
-            .exclude(subject__username=agent.get_username())
-            .select_related("queue", "subject")
+            .exclude(Q(subject__staff_user=agent) | Q(subject__username=agent.get_username()))
+            .select_related("subject")
             .order_by("opened_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
         if candidate is None:
             return None
+        candidate.queue = queue
         # The candidate row is already locked by this transaction: no second read.
         return _claim_locked(candidate, agent, role_checked=True)
 
