@@ -3,9 +3,8 @@ import copy
 from django import forms
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
-from recovery_desk.admin_tools import ReadOnlyAdmin, run_service_on_each
+from recovery_desk.admin_tools import HistoryAdmin, ReadOnlyAdmin, run_service_on_each
 
 from . import services
 from .models import PolicyRule, Queue, RecoveryCase
@@ -52,7 +51,7 @@ class PolicyRuleForm(forms.ModelForm):
 
 
 @admin.register(PolicyRule)
-class PolicyRuleAdmin(SimpleHistoryAdmin):
+class PolicyRuleAdmin(HistoryAdmin):
     form = PolicyRuleForm
     list_display = (
         "kind",
@@ -81,7 +80,7 @@ class PolicyRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RecoveryCase)
-class RecoveryCaseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class RecoveryCaseAdmin(ReadOnlyAdmin, HistoryAdmin):
     list_display = (
         "reference",
         "kind",

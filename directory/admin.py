@@ -1,43 +1,57 @@
+"""The directory, read-only: identities change through the connector and audited services,
+never by hand in the admin (a lowered risk tier or an added channel is an attack path).
+"""
+
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from recovery_desk.admin_tools import HistoryAdmin, ReadOnlyAdmin
 
 from .models import Authenticator, ChannelOfRecord, DirectorySession, Identity, ManagedDevice
 
 
-class ChannelInline(admin.TabularInline):
-    model = ChannelOfRecord
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
 
-class AuthenticatorInline(admin.TabularInline):
+class ChannelInline(ReadOnlyInline):
+    model = ChannelOfRecord
+    fields = ("kind", "address", "verified_at", "added_at")
+
+
+class AuthenticatorInline(ReadOnlyInline):
     """Shows that an authenticator exists; its key is never part of any form or page."""
 
     model = Authenticator
     fields = ("kind", "label", "bound_at", "revoked_at")
-    readonly_fields = ("bound_at", "revoked_at")
-    extra = 0
-    can_delete = False
 
 
 @admin.register(Identity)
-class IdentityAdmin(SimpleHistoryAdmin):
+class IdentityAdmin(ReadOnlyAdmin, HistoryAdmin):
     list_display = ("username", "display_name", "risk_tier", "account_state", "manager")
     list_filter = ("risk_tier", "account_state")
     search_fields = ("username", "display_name", "employee_id")
     list_select_related = ("manager",)
-    raw_id_fields = ("manager", "owner", "staff_user")
+    exclude = ("password_hash",)
     inlines = [ChannelInline, AuthenticatorInline]
 
 
 @admin.register(ManagedDevice)
-class ManagedDeviceAdmin(SimpleHistoryAdmin):
+class ManagedDeviceAdmin(ReadOnlyAdmin, HistoryAdmin):
     list_display = ("device_id", "owner", "managed", "compliant")
     list_select_related = ("owner",)
-    raw_id_fields = ("owner",)
 
 
 @admin.register(DirectorySession)
-class DirectorySessionAdmin(SimpleHistoryAdmin):
+class DirectorySessionAdmin(ReadOnlyAdmin, HistoryAdmin):
     list_display = ("identity", "client", "started_at", "revoked_at")
     list_select_related = ("identity",)
-    raw_id_fields = ("identity",)

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from simple_history.admin import SimpleHistoryAdmin
 
 from recovery_desk.errors import DomainError
 
@@ -14,6 +16,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """History pages to read, never to write.
+
+    simple-history's per-version form saves on POST for anyone allowed to *view* history
+    (its revert setting only hides the button): that would rewrite a case or an identity
+    around the services and the audit trail. Only reading is allowed here.
+    """
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied("History is read-only.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 def run_service_on_each(modeladmin, request, queryset, service, done: str) -> None:

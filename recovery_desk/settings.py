@@ -166,3 +166,5 @@ LOGGING = configure_logging(
 
 # Reverting a row from its history would bypass the services and the audit trail.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# Staff authenticator keys and backup codes never appear in the admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

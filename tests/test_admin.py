@@ -91,3 +91,48 @@ def test_an_admin_edit_is_saved_as_a_new_policy_version(client, admin_user):
     assert response.status_code == 302, response.content.decode()[:2000]
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (3, 2)
+
+
+def test_history_pages_cannot_rewrite_a_case(client, agent):
+    _signed_in(client, agent)
+    case = open_case(opener=agent)
+    version = case.history.latest("history_id")
+    url = f"/admin/cases/recoverycase/{case.pk}/history/{version.history_id}/"
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"kind": "mfa_rebind", "failed_checks": 0, "expires_at": ""})
+    assert response.status_code == 403
+    case.refresh_from_db()
+    assert (case.kind, case.history.count()) == ("password_reset", 1)
+
+
+def test_history_pages_cannot_rewrite_an_identity(client, admin_user):
+    _signed_in(client, admin_user)
+    subject = IdentityFactory(risk_tier="privileged")
+    version = subject.history.latest("history_id")
+    url = f"/admin/directory/identity/{subject.pk}/history/{version.history_id}/"
+    response = client.post(url, {"risk_tier": "standard", "username": subject.username})
+    assert response.status_code == 403
+    subject.refresh_from_db()
+    assert subject.risk_tier == "privileged"
+
+
+def test_the_directory_cannot_be_edited_in_the_admin(client, admin_user):
+    _signed_in(client, admin_user)
+    subject = IdentityFactory(risk_tier="privileged")
+    url = f"/admin/directory/identity/{subject.pk}/change/"
+    response = client.post(url, {"risk_tier": "standard", "username": subject.username})
+    assert response.status_code == 403
+    subject.refresh_from_db()
+    assert subject.risk_tier == "privileged"
+
+
+def test_no_page_shows_a_staff_authenticator_key(client, admin_user):
+    _signed_in(client, admin_user)
+    device = TOTPDevice.objects.get(user=admin_user)
+    for url in (
+        f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        "/admin/otp_totp/totpdevice/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert device.key not in response.content.decode()
