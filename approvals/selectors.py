@@ -1,6 +1,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import QuerySet
+
 from .models import Approval
 
 
@@ -23,3 +25,9 @@ def decisions_on(*, case, now: datetime) -> Decisions:
             if decision == Approval.Decision.APPROVED and valid_until > now
         ),
     )
+
+
+def valid_approvals(*, case, now: datetime) -> QuerySet[Approval]:
+    return Approval.objects.filter(
+        case=case, decision=Approval.Decision.APPROVED, valid_until__gt=now
+    ).select_related("approver")

@@ -12,7 +12,7 @@ from cases.workflow import ensure_not_expired, is_subject, lock_case, stage_afte
 
 from .errors import ApprovalError
 from .models import Approval
-from .selectors import Decisions, decisions_on
+from .selectors import Decisions, decisions_on, valid_approvals
 
 
 def _ensure_may_decide(
@@ -64,6 +64,16 @@ def _record(
     )
 
 
+def _still_entitled(case: RecoveryCase, policy: PinnedPolicy, now, *, exclude: Approval) -> int:
+    """Earlier approvals count only while their approver still holds the role on the queue:
+    a manager removed or deactivated since approving no longer vouches for the case.
+    """
+    earlier = valid_approvals(case=case, now=now).exclude(pk=exclude.pk)
+    return sum(
+        1 for a in earlier if roles.can_approve(a.approver, case.queue, policy.approver_role)
+    )
+
+
 def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> Approval:
     """Record one approval; the N-th distinct valid approval moves the case on."""
     with transaction.atomic():
@@ -75,6 +85,8 @@ def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: st
         ensure_not_expired(case, now)
         approval = _record(case, approver, Approval.Decision.APPROVED, reason, now, policy)
         granted = decisions.valid_approvals + 1
+        if granted >= policy.approvals_required:
+            granted = 1 + _still_entitled(case, policy, now, exclude=approval)
         detail = {"approval_id": approval.pk, "approvals": granted, "of": policy.approvals_required}
         if granted >= policy.approvals_required:
             case.approved_at = now

@@ -6,7 +6,6 @@ nothing.
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -27,6 +26,7 @@ from .workflow import (
     fmt_utc,
     is_subject,
     lock_case,
+    own_account_filter,
     stage_after_approval,
     stage_ready,
 )
@@ -38,9 +38,16 @@ def _ensure_not_subject(actor: AbstractBaseUser, case_or_identity) -> None:
 
 
 def _ensure_security_reviewer(actor: AbstractBaseUser, case: RecoveryCase, doing: str) -> None:
+    """A reviewer oversees the people on the case, so is never one of them (someone holding
+    both the agent and the reviewer role cannot release or break glass on their own work).
+    """
     if not roles.can_review(actor, case.queue):
         raise PermissionRefused(f"Only a security reviewer of {case.queue} may {doing}.")
     _ensure_not_subject(actor, case)
+    if actor.pk in (case.opened_by_id, case.assigned_agent_id, case.verified_by_id):
+        raise PermissionRefused(
+            f"You opened or worked {case.reference}; another security reviewer must {doing}."
+        )
 
 
 def _require_reason(text: str, ask: str) -> None:
@@ -63,7 +70,9 @@ def case_open(
     replaced_authenticator: Authenticator | None = None,
 ) -> RecoveryCase:
     """Open a case under the policy in force now; the case pins that policy version."""
-    queue = Queue.objects.get(kind=kind)
+    queue = Queue.objects.filter(kind=kind).first()
+    if queue is None:
+        raise CaseError(f"There is no queue for '{kind}' recoveries.", code="unknown_kind")
     if not roles.can_work(actor, queue):
         raise PermissionRefused(f"You do not work the {queue} queue.")
     _ensure_not_subject(actor, subject)
@@ -155,7 +164,7 @@ def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | 
                 assigned_agent__isnull=True,
                 expires_at__gt=timezone.now(),
             )
-            .exclude(Q(subject__staff_user=agent) | Q(subject__username=agent.get_username()))
+            .exclude(own_account_filter(agent, prefix="subject__"))
             .select_related("subject")
             .order_by("opened_at", "id")
             .select_for_update(skip_locked=True, of=("self",))

@@ -14,9 +14,31 @@ def fmt_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _is_person(user, identity) -> bool:
+    return (
+        identity.staff_user_id == user.pk
+        or identity.username.casefold() == user.get_username().casefold()
+    )
+
+
 def is_subject(user, identity) -> bool:
-    """Is this staff member the person being recovered? (linked account, or same username)"""
-    return identity.staff_user_id == user.pk or identity.username == user.get_username()
+    """Is this staff member the person being recovered, or the human owner answering for a
+    service identity? (linked account, or the same username in any letter case)
+    """
+    if _is_person(user, identity):
+        return True
+    return identity.owner_id is not None and _is_person(user, identity.owner)
+
+
+def own_account_filter(user, *, prefix: str) -> Q:
+    """The same rule as ``is_subject``, as a filter on identities reached through ``prefix``."""
+    name = user.get_username()
+    return (
+        Q(**{f"{prefix}staff_user": user})
+        | Q(**{f"{prefix}username__iexact": name})
+        | Q(**{f"{prefix}owner__staff_user": user})
+        | Q(**{f"{prefix}owner__username__iexact": name})
+    )
 
 
 def lock_case(case_id: int) -> RecoveryCase:

@@ -157,8 +157,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Failed evidence checks on one case before it escalates to security (DESIGN.md "Verification").
+# Failed evidence checks for one identity before its case escalates to security (DESIGN.md).
 VERIFICATION_MAX_FAILURES = int(os.environ.get("VERIFICATION_MAX_FAILURES", 3))
+# ... counted per identity over this window, across all its cases.
+VERIFICATION_FAILURE_WINDOW = timedelta(
+    hours=int(os.environ.get("VERIFICATION_FAILURE_WINDOW_HOURS", 24))
+)
 
 LOGGING = configure_logging(
     os.environ.get("LOG_LEVEL", "INFO"), json=_env_bool("LOG_JSON", not DEBUG)

@@ -25,6 +25,24 @@ def _ensure_independent(case, authenticator: Authenticator) -> None:
         )
 
 
+def _failures_for_identity(case, now) -> int:
+    """Failures count per person, not per case: rejecting a case, or letting it expire, and
+    opening a new one does not reset the count (NIST SP 800-63B-4 §3.2.2 rate limiting).
+    This case's count restarts when a security reviewer releases it.
+    """
+    window_start = now - settings.VERIFICATION_FAILURE_WINDOW
+    elsewhere = (
+        Evidence.objects.filter(
+            case__subject_id=case.subject_id,
+            outcome=Evidence.Outcome.FAILED,
+            checked_at__gte=window_start,
+        )
+        .exclude(case_id=case.pk)
+        .count()
+    )
+    return case.failed_checks + elsewhere
+
+
 def evidence_check_totp(
     *, case, authenticator: Authenticator, token: str, actor: AbstractBaseUser
 ) -> Evidence:
@@ -59,7 +77,7 @@ def evidence_check_totp(
                 "That is not an active authenticator of this subject.", code="bad_authenticator"
             )
         _ensure_independent(case, authenticator)
-        if not token.isdigit() or len(token) != authenticator.digits:
+        if not (token.isascii() and token.isdigit()) or len(token) != authenticator.digits:
             raise VerificationError(
                 f"A code from this authenticator is {authenticator.digits} digits.",
                 code="malformed_code",
@@ -85,13 +103,16 @@ def evidence_check_totp(
             return evidence
 
         case.failed_checks += 1
-        if case.failed_checks >= settings.VERIFICATION_MAX_FAILURES:
+        if _failures_for_identity(case, now) >= settings.VERIFICATION_MAX_FAILURES:
+            # Escalated cases wait for a security reviewer: no deadline lets them lapse
+            # quietly into a fresh case.
+            case.expires_at = None
             apply_transition(
                 case,
                 "escalate",
                 target=State.ESCALATED,
                 actor=actor,
-                update_fields=("failed_checks",),
+                update_fields=("failed_checks", "expires_at"),
                 detail=detail,
             )
         else:
