@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_URL := http://127.0.0.1:8000/admin/
 
-.PHONY: install demo test lint diagram
+.PHONY: install demo otp test lint diagram
 
 $(VENV)/.installed: requirements/lock.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Recovery Desk needs Python 3.11"'
@@ -16,13 +16,16 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	RECOVERY_DESK_DEMO=1 $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Recovery Desk is starting (web, Celery worker, Celery beat). Ctrl-C stops all three."
 	@echo "  Sign in at $(DEMO_URL) with a login printed above."
-	@echo "  Second factor: '$(BIN)/python manage.py demo_otp <username>' prints the current code."
+	@echo "  Second factor: 'make otp user=agent1' (in another terminal) prints the current code."
 	@echo ""
 	SECURE_COOKIES=0 $(BIN)/honcho --procfile Procfile.demo start
+
+otp: install
+	@RECOVERY_DESK_DEMO=1 $(BIN)/python manage.py demo_otp $(user)
 
 test: install
 	$(BIN)/python -m pytest $(ARGS)

@@ -171,11 +171,20 @@ def cases_by_state() -> dict[str, int]:
     return {state: counts.get(state, 0) for state in State.values}
 
 
+def _ensure_demo_mode() -> None:
+    if not settings.DEMO_MODE:
+        raise DemoError(
+            "Demo commands create and reveal known credentials; they run only with "
+            "RECOVERY_DESK_DEMO=1 (make demo and make otp set it)."
+        )
+
+
 def demo_seed() -> DemoSummary:
     """Fill an empty desk with staff, identities and cases in every state; idempotent.
 
     Composes services, so it runs inside the caller's transaction (the command's durable one).
     """
+    _ensure_demo_mode()
     with transaction.atomic():
         if demo_present():
             return DemoSummary(created=False, cases_by_state=cases_by_state())
@@ -413,6 +422,7 @@ def demo_otp_code(*, username: str) -> tuple[str, int]:
 
     Only the staff ``seed_demo`` created: a real staff member's second factor is never shown.
     """
+    _ensure_demo_mode()
     device = TOTPDevice.objects.filter(
         user__username=username, name=DEMO_DEVICE, confirmed=True
     ).first()
@@ -439,7 +449,7 @@ def render_summary(summary: DemoSummary) -> str:
         f"Staff logins (password for all: {DEMO_PASSWORD}):",
         *(f"  {s.username:<10} {s.role}" for s in STAFF),
         "",
-        "Second factor: python manage.py demo_otp <username> prints the current code.",
+        "Second factor: make otp user=<username> prints the current code.",
         *(f"Note: {note}" for note in summary.notes),
     ]
     return "\n".join(lines)

@@ -171,6 +171,8 @@ class RecoveryCase(models.Model):
 
     def save(self, *args, **kwargs):
         # The state is protected: it changes only through cases.transitions.apply_transition.
+        if self._state.adding and self.pk is not None:
+            raise ValueError("Cases are opened by case_open, never saved over an existing id.")
         saved_state = getattr(self, "_saved_state", None)
         moving = self.pk is not None and saved_state is not None and self.state != saved_state
         if moving and not getattr(self, "_transition_allowed", False):

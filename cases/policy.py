@@ -114,10 +114,23 @@ def _easier_than(lower, higher) -> list[str]:
     return found
 
 
+def _method_problems(rule) -> list[str]:
+    """Only methods the system can check; knowledge questions never (they score zero)."""
+    from verification.methods import METHODS, REFUSED_METHODS
+
+    return [
+        f"{rule.kind}/{rule.risk_tier}: '{method}' is not an evidence method the system checks"
+        for method in rule.allowed_methods
+        if method not in METHODS or method in REFUSED_METHODS
+    ]
+
+
 def policy_violations(rules) -> list[str]:
-    """Every place where, for one kind, a riskier tier has an easier path than a lower one."""
+    """Every place where, for one kind, a riskier tier has an easier path than a lower one,
+    and every method a rule allows that the system cannot check.
+    """
     by_key = {(rule.kind, rule.risk_tier): rule for rule in rules}
-    problems = []
+    problems = [problem for rule in by_key.values() for problem in _method_problems(rule)]
     for kind in {kind for kind, _ in by_key}:
         present = [by_key[(kind, tier)] for tier in TIER_ORDER if (kind, tier) in by_key]
         for lower, higher in zip(present, present[1:], strict=False):

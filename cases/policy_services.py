@@ -32,8 +32,8 @@ def policy_rule_update(*, rule: PolicyRule, actor: AbstractBaseUser, changes: di
         problems = policy_violations(locked.values())
         if problems:
             raise CaseError(
-                "Refused: a riskier tier would get an easier path. " + "; ".join(problems),
-                code="policy_not_monotonic",
+                "Policy edit refused: " + "; ".join(problems),
+                code="policy_refused",
             )
         current.version += 1
         current.full_clean()

@@ -28,9 +28,12 @@ def _secret_key() -> str:
     if key := os.environ.get("SECRET_KEY"):
         return key
     path = BASE_DIR / ".secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    try:  # created readable by its owner only, atomically
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
@@ -170,5 +173,8 @@ LOGGING = configure_logging(
 
 # Reverting a row from its history would bypass the services and the audit trail.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# seed_demo and demo_otp create and reveal known credentials: only where asked for (make demo).
+DEMO_MODE = _env_bool("RECOVERY_DESK_DEMO")
+
 # Staff authenticator keys and backup codes never appear in the admin.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True

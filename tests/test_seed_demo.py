@@ -31,9 +31,22 @@ def demo_otp(username: str) -> str:
     return out.getvalue().strip()
 
 
+@pytest.fixture(autouse=True)
+def demo_mode(settings):
+    settings.DEMO_MODE = True
+
+
 @pytest.fixture
 def seeded(db):
     return seed()
+
+
+@pytest.mark.parametrize("command", [("seed_demo",), ("demo_otp", "agent1")])
+def test_demo_commands_refuse_to_run_outside_demo_mode(db, settings, command):
+    settings.DEMO_MODE = False
+    with pytest.raises(CommandError, match="RECOVERY_DESK_DEMO=1"):
+        call_command(*command, stdout=StringIO(), stderr=StringIO())
+    assert not User.objects.filter(username="admin").exists()
 
 
 def test_seed_demo_creates_a_case_in_every_state(seeded):

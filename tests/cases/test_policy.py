@@ -40,7 +40,7 @@ def test_an_edit_that_makes_a_riskier_tier_easier_is_refused_and_changes_nothing
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
     with pytest.raises(CaseError) as refused:
         policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 0})
-    assert refused.value.code == "policy_not_monotonic"
+    assert refused.value.code == "policy_refused"
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (2, 1)
     assert not AuditEvent.objects.exists()
@@ -57,3 +57,14 @@ def test_an_edit_is_a_new_version_with_one_audit_event_and_a_history_row(admin_u
     event = AuditEvent.objects.get()
     assert (event.action, event.actor) == ("policy.update", admin_user)
     assert event.detail["new"] == {"approvals_required": "3"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["knowledge_questions", "carrier_pigeon"])
+def test_a_policy_may_only_allow_methods_the_system_checks(admin_user, method):
+    rule = PolicyRule.objects.get(kind=Kind.REACTIVATION, risk_tier="standard")
+    with pytest.raises(CaseError) as refused:
+        policy_rule_update(rule=rule, actor=admin_user, changes={"allowed_methods": [method]})
+    assert f"'{method}' is not an evidence method the system checks" in refused.value.message
+    rule.refresh_from_db()
+    assert rule.allowed_methods == ["totp"]

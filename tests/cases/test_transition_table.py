@@ -62,3 +62,18 @@ def test_the_state_cannot_be_saved_around_the_transition_table(agent):
         case.save()
     case.refresh_from_db()
     assert case.state == State.NEW
+
+
+@pytest.mark.django_db
+def test_a_case_cannot_be_saved_over_an_existing_id(agent):
+    from cases.models import RecoveryCase
+    from tests.cases.builders import open_case
+
+    case = open_case(opener=agent)
+    forged = RecoveryCase.objects.get(pk=case.pk)
+    forged._state.adding = True
+    forged.state = State.COMPLETED
+    with pytest.raises(ValueError, match="never saved over an existing id"):
+        forged.save()
+    case.refresh_from_db()
+    assert case.state == State.NEW
