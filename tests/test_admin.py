@@ -136,3 +136,19 @@ def test_no_page_shows_a_staff_authenticator_key(client, admin_user):
         response = client.get(url)
         assert response.status_code == 200
         assert device.key not in response.content.decode()
+
+
+def test_password_guessing_locks_the_staff_account(client, agent, settings):
+    device = TOTPDevice.objects.create(user=agent, name="phone", confirmed=True)
+    login = "/admin/login/?next=/admin/"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(login, {"username": agent.username, "password": "guess", "otp_token": ""})
+    from django_otp.oath import totp
+
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+    response = client.post(
+        login,
+        {"username": agent.username, "password": "correct horse battery staple", "otp_token": code},
+    )
+    assert response.status_code == 429
+    assert client.get("/admin/").status_code == 302
