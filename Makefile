@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_URL := http://127.0.0.1:8000/admin/
 
-.PHONY: install demo otp test lint diagram
+.PHONY: install browser demo otp test lint diagram
 
 $(VENV)/.installed: requirements/lock.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Recovery Desk needs Python 3.11"'
@@ -24,10 +24,17 @@ demo: install
 	@echo ""
 	SECURE_COOKIES=0 $(BIN)/honcho --procfile Procfile.demo start
 
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "Could not install chromium (needs root and apt): the browser tests will fail."; }
+
 otp: install
 	@RECOVERY_DESK_DEMO=1 $(BIN)/python manage.py demo_otp $(user)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: install
