@@ -113,13 +113,12 @@ def approval_deny(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str
         _ensure_may_decide(case, approver, reason, policy, decisions_on(case=case, now=now))
         approval = _record(case, approver, Approval.Decision.DENIED, reason, now, policy)
         case.closing_reason = reason
-        case.closed_at = now
         apply_transition(
             case,
             "reject",
             target=State.REJECTED,
             actor=approver,
-            update_fields=("closing_reason", "closed_at"),
+            update_fields=("closing_reason",),
             detail={"approval_id": approval.pk},
         )
     return approval

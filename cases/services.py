@@ -274,13 +274,12 @@ def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> 
             )
         _require_reason(reason, "Say why the case is rejected.")
         case.closing_reason = reason
-        case.closed_at = timezone.now()
         apply_transition(
             case,
             "reject",
             target=State.REJECTED,
             actor=actor,
-            update_fields=("closing_reason", "closed_at"),
+            update_fields=("closing_reason",),
         )
     return case
 
@@ -317,13 +316,11 @@ def case_execute(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase
             kind=case.kind,
             replaced_authenticator_id=case.replaced_authenticator_id,
         )
-        case.closed_at = now
         apply_transition(
             case,
             "execute",
             target=State.COMPLETED,
             actor=actor,
-            update_fields=("closed_at",),
             detail={"directory": changed},
         )
     return case
@@ -364,13 +361,12 @@ def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
         if not case.is_open:
             raise CaseError(f"{case.reference} is already closed.", code="closed")
         case.closing_reason = statement[:2000]
-        case.closed_at = timezone.now()
         apply_transition(
             case,
             "dispute",
             target=State.CANCELLED,
             actor=None,
-            update_fields=("closing_reason", "closed_at"),
+            update_fields=("closing_reason",),
         )
     return case
 
@@ -387,10 +383,7 @@ def case_expire(*, case: RecoveryCase) -> RecoveryCase:
             raise GuardFailed(
                 f"{case.reference} is not due to expire ({deadline}).", code="not_due"
             )
-        case.closed_at = now
-        apply_transition(
-            case, "expire", target=State.EXPIRED, actor=None, update_fields=("closed_at",)
-        )
+        apply_transition(case, "expire", target=State.EXPIRED, actor=None)
     return case
 
 

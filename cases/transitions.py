@@ -9,12 +9,13 @@ move this table does not list, saves the state and writes the one audit event.
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 
 from .errors import TransitionNotAllowed
 from .models import RecoveryCase
-from .states import OPEN_STATES, State
+from .states import OPEN_STATES, TERMINAL_STATES, State
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ def apply_transition(
     update_fields: tuple[str, ...] = (),
     detail: dict | None = None,
 ) -> None:
-    """Move a locked case along ``name`` to ``target``, save it, and write its audit event."""
+    """Move a locked case along ``name`` to ``target``, save it, and write its audit event.
+
+    A move into a terminal state also stamps ``closed_at``.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("apply_transition must run inside the service's transaction.")
     transition = TRANSITIONS[name]
@@ -102,6 +106,9 @@ def apply_transition(
             f"'{name}' is not possible from there.",
         )
     case.state = target
+    if target in TERMINAL_STATES:
+        case.closed_at = timezone.now()
+        update_fields = (*update_fields, "closed_at")
     case._transition_allowed = True
     try:
         case.save(update_fields=("state", *update_fields))
