@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
 from recovery_desk.errors import DomainError
@@ -37,7 +38,10 @@ def run_service_on_each(modeladmin, request, queryset, service, done: str) -> No
     succeeded = 0
     for obj in queryset:
         try:
-            service(obj, request.user)
+            # Durable: an entry point, never nested in a request-wide transaction that could
+            # roll back a recorded failure.
+            with transaction.atomic(durable=True):
+                service(obj, request.user)
             succeeded += 1
         except DomainError as error:
             modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
