@@ -40,6 +40,7 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 diagram: install
 	$(BIN)/python manage.py case_diagram > docs/case-lifecycle.md

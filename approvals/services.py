@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from .selectors import Decisions, decisions_on, valid_approvals
 
 def _ensure_may_decide(
     case: RecoveryCase,
-    approver: AbstractBaseUser,
+    approver: User,
     reason: str,
     policy: PinnedPolicy,
     decisions: Decisions,
@@ -52,6 +52,7 @@ def _ensure_may_decide(
 def _record(
     case: RecoveryCase, approver, decision: str, reason: str, now, policy: PinnedPolicy
 ) -> Approval:
+    assert case.verified_by_id is not None  # awaiting approval implies verified
     return Approval.objects.create(
         case=case,
         approver=approver,
@@ -74,7 +75,7 @@ def _still_entitled(case: RecoveryCase, policy: PinnedPolicy, now, *, exclude: A
     )
 
 
-def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> Approval:
+def approval_grant(*, case: RecoveryCase, approver: User, reason: str) -> Approval:
     """Record one approval; the N-th distinct valid approval moves the case on."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -104,7 +105,7 @@ def approval_grant(*, case: RecoveryCase, approver: AbstractBaseUser, reason: st
     return approval
 
 
-def approval_deny(*, case: RecoveryCase, approver: AbstractBaseUser, reason: str) -> Approval:
+def approval_deny(*, case: RecoveryCase, approver: User, reason: str) -> Approval:
     """One deny rejects the case."""
     with transaction.atomic():
         case = lock_case(case.pk)

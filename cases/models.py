@@ -138,6 +138,11 @@ class RecoveryCase(models.Model):
 
     history = HistoricalRecords()
 
+    # The state as last read or written, and the permission apply_transition grants to save
+    # a new one (see save()).
+    _saved_state: str | None = None
+    _transition_allowed: bool = False
+
     class Meta:
         indexes = [
             models.Index(fields=["queue", "state", "opened_at", "id"], name="case_claim_idx"),
@@ -183,7 +188,7 @@ class RecoveryCase(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._saved_state = instance.__dict__.get("state")
+        instance._saved_state = instance.__dict__.get("state", "")
         return instance
 
     def refresh_from_db(self, *args, **kwargs):

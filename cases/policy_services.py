@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from audit.services import audit_record
@@ -8,7 +8,7 @@ from .models import PolicyRule
 from .policy import policy_violations
 
 
-def policy_rule_update(*, rule: PolicyRule, actor: AbstractBaseUser, changes: dict) -> PolicyRule:
+def policy_rule_update(*, rule: PolicyRule, actor: User, changes: dict) -> PolicyRule:
     """Edit one policy row as a new version; refuse an edit that makes a riskier tier easier.
 
     Open cases keep the version they pinned; only cases opened afterwards see the change.

@@ -24,7 +24,7 @@ WORK = "cases.work_queue"
 APPROVE = "cases.approve_queue"
 REVIEW = "cases.review_queue"
 
-ROLE_GROUPS = {
+ROLE_GROUPS: dict[str, str] = {
     ApproverRole.MANAGER: MANAGERS,
     ApproverRole.SECURITY_REVIEWER: SECURITY_REVIEWERS,
 }

@@ -4,7 +4,7 @@ re-read, guards re-checked on it and on the clock, exactly one audit event (via
 nothing.
 """
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,12 +32,12 @@ from .workflow import (
 )
 
 
-def _ensure_not_subject(actor: AbstractBaseUser, case_or_identity) -> None:
+def _ensure_not_subject(actor: User, case_or_identity) -> None:
     if is_subject(actor, getattr(case_or_identity, "subject", case_or_identity)):
         raise PermissionRefused("Nobody may act on the recovery of their own account.")
 
 
-def _ensure_security_reviewer(actor: AbstractBaseUser, case: RecoveryCase, doing: str) -> None:
+def _ensure_security_reviewer(actor: User, case: RecoveryCase, doing: str) -> None:
     """A reviewer oversees the people on the case, so is never one of them (someone holding
     both the agent and the reviewer role cannot release or break glass on their own work).
     """
@@ -55,14 +55,14 @@ def _require_reason(text: str, ask: str) -> None:
         raise CaseError(ask, code="reason_required")
 
 
-def _ensure_agent_of(case: RecoveryCase, actor: AbstractBaseUser) -> None:
+def _ensure_agent_of(case: RecoveryCase, actor: User) -> None:
     if case.assigned_agent_id != actor.pk:
         raise PermissionRefused(f"Only the agent who claimed {case.reference} may do this.")
 
 
 def case_open(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     subject: Identity,
     kind: str,
     intake_channel: str,
@@ -123,9 +123,7 @@ def case_open(
     return case
 
 
-def _claim_locked(
-    case: RecoveryCase, agent: AbstractBaseUser, *, role_checked: bool = False
-) -> RecoveryCase:
+def _claim_locked(case: RecoveryCase, agent: User, *, role_checked: bool = False) -> RecoveryCase:
     now = timezone.now()
     if case.assigned_agent_id is not None:
         raise CaseError(f"{case.reference} is already claimed.", code="already_claimed")
@@ -147,12 +145,12 @@ def _claim_locked(
     return case
 
 
-def case_claim(*, case: RecoveryCase, agent: AbstractBaseUser) -> RecoveryCase:
+def case_claim(*, case: RecoveryCase, agent: User) -> RecoveryCase:
     with transaction.atomic():
         return _claim_locked(lock_case(case.pk), agent)
 
 
-def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | None:
+def case_claim_next(*, queue: Queue, agent: User) -> RecoveryCase | None:
     """Take the oldest claimable case; SKIP LOCKED lets concurrent agents pass each other by."""
     if not roles.can_work(agent, queue):
         raise PermissionRefused(f"You do not work the {queue} queue.")
@@ -177,7 +175,7 @@ def case_claim_next(*, queue: Queue, agent: AbstractBaseUser) -> RecoveryCase | 
         return _claim_locked(candidate, agent, role_checked=True)
 
 
-def case_verify(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
+def case_verify(*, case: RecoveryCase, actor: User) -> RecoveryCase:
     """Close verification when the system-checked evidence meets the pinned policy."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -201,6 +199,7 @@ def case_verify(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
         ensure_outside_recovery_gap(case, policy, now)
         case.verified_by = actor
         case.verified_at = now
+        target: str
         if policy.approvals_required > 0:
             target = State.AWAITING_APPROVAL
             case.expires_at = now + policy.approval_deadline
@@ -218,7 +217,7 @@ def case_verify(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
     return case
 
 
-def case_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
     """A security reviewer sends an escalated case back to verification."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -240,7 +239,7 @@ def case_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) ->
     return case
 
 
-def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+def case_gap_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
     """A security reviewer lets a recovery inside the policy's minimum gap go on."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -256,7 +255,7 @@ def case_gap_release(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str
     return case
 
 
-def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> RecoveryCase:
+def case_reject(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
     """End a case that must not succeed: the assigned agent while verifying, a security
     reviewer once escalated (suspected fraud; 800-63A-4 asks for a way to flag it).
     """
@@ -284,7 +283,7 @@ def case_reject(*, case: RecoveryCase, actor: AbstractBaseUser, reason: str) -> 
     return case
 
 
-def case_end_hold(*, case: RecoveryCase, actor: AbstractBaseUser | None = None) -> RecoveryCase:
+def case_end_hold(*, case: RecoveryCase, actor: User | None = None) -> RecoveryCase:
     """Cooling-off is over once the database clock passes ``hold_until``; never earlier."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -297,7 +296,7 @@ def case_end_hold(*, case: RecoveryCase, actor: AbstractBaseUser | None = None) 
     return case
 
 
-def case_execute(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase:
+def case_execute(*, case: RecoveryCase, actor: User) -> RecoveryCase:
     """Carry out the recovery on the directory and complete the case."""
     with transaction.atomic():
         case = lock_case(case.pk)
@@ -326,9 +325,7 @@ def case_execute(*, case: RecoveryCase, actor: AbstractBaseUser) -> RecoveryCase
     return case
 
 
-def case_break_glass(
-    *, case: RecoveryCase, actor: AbstractBaseUser, justification: str
-) -> RecoveryCase:
+def case_break_glass(*, case: RecoveryCase, actor: User, justification: str) -> RecoveryCase:
     """Skip the remaining steps in an emergency; always leaves a trail for post-event review."""
     with transaction.atomic():
         case = lock_case(case.pk)

@@ -5,13 +5,14 @@ secrets (codes, passes, keys) to a logger; events carry references and counts on
 """
 
 import logging
+from typing import Any
 
 import structlog
 
 
 def configure(level: str, *, json: bool) -> dict:
     """Configure structlog and return the stdlib LOGGING dict that routes through it."""
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

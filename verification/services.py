@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,9 +43,7 @@ def _failures_for_identity(case, now) -> int:
     return case.failed_checks + elsewhere
 
 
-def evidence_check_totp(
-    *, case, authenticator: Authenticator, token: str, actor: AbstractBaseUser
-) -> Evidence:
+def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor: User) -> Evidence:
     """Check a code the subject reads from an enrolled TOTP authenticator.
 
     django-otp's device shape: the authenticator row is locked while checking, a code at or
@@ -96,7 +94,7 @@ def evidence_check_totp(
             checked_at=now,
         )
         detail = {"evidence_id": evidence.pk, "method": TOTP.code, "outcome": evidence.outcome}
-        if passed:
+        if step is not None:
             authenticator.last_t = step
             authenticator.save(update_fields=["last_t"])
             audit_record(actor=actor, action="evidence.passed", case=case, detail=detail)
