@@ -17,7 +17,7 @@ from . import roles
 from .errors import CaseError, GuardFailed, PermissionRefused
 from .models import Queue, RecoveryCase
 from .policy import pinned_policy, policy_for
-from .states import OPEN_STATES, Kind, State
+from .states import OPEN_STATES, Channel, Kind, State
 from .transitions import apply_transition
 from .workflow import (
     ensure_hold_elapsed,
@@ -73,11 +73,16 @@ def case_open(
     queue = Queue.objects.filter(kind=kind).first()
     if queue is None:
         raise CaseError(f"There is no queue for '{kind}' recoveries.", code="unknown_kind")
+    if intake_channel not in Channel.values:
+        raise CaseError(
+            f"'{intake_channel}' is not an intake channel ({', '.join(Channel.values)}).",
+            code="unknown_channel",
+        )
     if not roles.can_work(actor, queue):
         raise PermissionRefused(f"You do not work the {queue} queue.")
-    _ensure_not_subject(actor, subject)
     with transaction.atomic():
         subject = Identity.objects.select_for_update().get(pk=subject.pk)
+        _ensure_not_subject(actor, subject)
         existing = RecoveryCase.objects.filter(
             subject=subject, kind=kind, state__in=OPEN_STATES
         ).first()

@@ -139,3 +139,11 @@ def test_opening_a_case_of_an_unknown_kind_is_a_clear_refusal(agent):
     with pytest.raises(CaseError) as refused:
         case_open(actor=agent, subject=IdentityFactory(), kind="teleport", intake_channel="phone")
     assert refused.value.code == "unknown_kind"
+
+
+def test_opening_a_case_from_an_unknown_channel_is_a_clear_refusal(agent):
+    with pytest.raises(CaseError) as refused:
+        case_open(
+            actor=agent, subject=IdentityFactory(), kind=Kind.PASSWORD_RESET, intake_channel="fax"
+        )
+    assert refused.value.code == "unknown_channel"
