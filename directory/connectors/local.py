@@ -1,9 +1,23 @@
 from django.contrib.auth.hashers import check_password, make_password
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from directory.models import AccountState, Authenticator, DirectorySession, Identity
 
 from .base import Capability
+
+
+def _revoke_each(rows: QuerySet) -> int:
+    """Stamp ``revoked_at`` row by row, not with QuerySet.update(): simple-history must see
+    every revocation. Returns how many rows were still active.
+    """
+    now = timezone.now()
+    count = 0
+    for row in rows.select_for_update():
+        row.revoked_at = now
+        row.save(update_fields=["revoked_at"])
+        count += 1
+    return count
 
 
 class LocalDirectory:
@@ -34,27 +48,15 @@ class LocalDirectory:
         return self._set_state(identity, AccountState.DISABLED)
 
     def revoke_sessions(self, identity: Identity) -> int:
-        # Row by row, not QuerySet.update(): simple-history must see every revocation.
-        now = timezone.now()
-        sessions = DirectorySession.objects.filter(identity=identity, revoked_at__isnull=True)
-        count = 0
-        for session in sessions.select_for_update():
-            session.revoked_at = now
-            session.save(update_fields=["revoked_at"])
-            count += 1
-        return count
+        return _revoke_each(
+            DirectorySession.objects.filter(identity=identity, revoked_at__isnull=True)
+        )
 
     def replace_authenticators(
         self, identity: Identity, *, authenticator_ids: list[int] | None = None
     ) -> int:
         """Revoke the named authenticators (all when None); the rows stay as the binding record."""
-        now = timezone.now()
         qs = Authenticator.objects.filter(identity=identity, revoked_at__isnull=True)
         if authenticator_ids is not None:
             qs = qs.filter(pk__in=authenticator_ids)
-        count = 0
-        for authenticator in qs.select_for_update():
-            authenticator.revoked_at = now
-            authenticator.save(update_fields=["revoked_at"])
-            count += 1
-        return count
+        return _revoke_each(qs)
