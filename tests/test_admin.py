@@ -62,16 +62,19 @@ def test_no_page_shows_an_authenticator_key(client, admin_user):
         assert authenticator.key not in response.content.decode()
 
 
+def _post_policy_edit(client, rule, **changes):
+    """Submit the policy's own change form, as shown, with ``changes`` applied."""
+    url = f"/admin/cases/policyrule/{rule.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {name: "" if form[name].value() is None else form[name].value() for name in form.fields}
+    data["allowed_methods"] = '["totp"]'
+    return client.post(url, {**data, **changes})
+
+
 def test_an_admin_edit_that_makes_a_riskier_tier_easier_is_refused(client, admin_user):
     _signed_in(client, admin_user)
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
-    url = f"/admin/cases/policyrule/{rule.pk}/change/"
-    form = client.get(url).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields}
-    data = {k: ("" if v is None else v) for k, v in data.items()}
-    data["allowed_methods"] = '["totp"]'
-    data["approvals_required"] = 0
-    response = client.post(url, data)
+    response = _post_policy_edit(client, rule, approvals_required=0)
     assert response.status_code == 200
     assert "privileged is easier than contractor" in response.content.decode()
     rule.refresh_from_db()
@@ -81,13 +84,7 @@ def test_an_admin_edit_that_makes_a_riskier_tier_easier_is_refused(client, admin
 def test_an_admin_edit_is_saved_as_a_new_policy_version(client, admin_user):
     _signed_in(client, admin_user)
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
-    url = f"/admin/cases/policyrule/{rule.pk}/change/"
-    form = client.get(url).context["adminform"].form
-    data = {name: form[name].value() for name in form.fields}
-    data = {k: ("" if v is None else v) for k, v in data.items()}
-    data["allowed_methods"] = '["totp"]'
-    data["approvals_required"] = 3
-    response = client.post(url, data)
+    response = _post_policy_edit(client, rule, approvals_required=3)
     assert response.status_code == 302, response.content.decode()[:2000]
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (3, 2)
