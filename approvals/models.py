@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
+
+from recovery_desk.history import HistoricalRecords
 
 
 class Approval(models.Model):

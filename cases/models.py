@@ -3,9 +3,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
 from directory.models import RiskTier
+from recovery_desk.history import HistoricalRecords
 
 from .states import OPEN_STATES, Channel, Kind, State
 

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_otp.util import random_hex
-from simple_history.models import HistoricalRecords
+
+from recovery_desk.history import HistoricalRecords
 
 
 class RiskTier(models.TextChoices):

@@ -103,6 +103,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bind parameters on the server so that psycopg prepares a statement after its
+    # fifth run on a connection. Every service re-runs the same few statements, and planning
+    # them each time cost more than running them (bench/README.md). Behind a pooler in
+    # transaction mode, prepared statements need PgBouncer 1.21+ (max_prepared_statements).
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
