@@ -891,6 +891,25 @@ def _print_profile(profiler: cProfile.Profile, lifecycles: int) -> None:
         print(f"    {100 * cumulative(suffix, *funcs) / total:5.1f}%  {label}")
 
 
+def _print_budget(life: dict, lifecycles: int) -> None:
+    """What ratio 0.5 leaves for Python: the services' statements priced at raw SQL's cost
+    per statement (a round trip each, BEGIN and COMMIT included), against twice raw's time.
+    """
+    each = {s: 1000 * life["seconds"][s] / lifecycles for s in ("services", "raw")}
+    statements = {s: sum(life["queries"][s].values()) for s in ("services", "raw")}
+    per_statement = each["raw"] / statements["raw"]
+    floor = statements["services"] * per_statement
+    left = 2 * each["raw"] - floor
+    spent = each["services"] - floor
+    print(
+        f"  budget: at raw SQL's {per_statement:.2f} ms per statement, the services' "
+        f"{statements['services']} statements take {floor:.1f} ms; ratio 0.5 leaves "
+        f"{left:.1f} ms ({left / statements['services']:.3f} ms per statement) for everything "
+        f"else; the services spend {spent:.1f} ms ({spent / statements['services']:.3f} ms "
+        "per statement)"
+    )
+
+
 def _load() -> str:
     """Other processes on the machine slow both sides; the load average says how busy it was."""
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -958,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     if not same:
         for table in svc_rows:
             print(f"    {table}: services {svc_rows[table]}, raw {raw_rows[table]}")
+    _print_budget(life, args.lifecycles)
     if args.profile:
         _print_profile(life["profile"], args.profile)
 
