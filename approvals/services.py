@@ -112,6 +112,7 @@ def approval_deny(*, case: RecoveryCase, approver: User, reason: str) -> Approva
         now = timezone.now()
         policy = pinned_policy(case)
         _ensure_may_decide(case, approver, reason, policy, decisions_on(case=case, now=now))
+        ensure_not_expired(case, now)
         approval = _record(case, approver, Approval.Decision.DENIED, reason, now, policy)
         case.closing_reason = reason
         apply_transition(

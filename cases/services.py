@@ -23,6 +23,7 @@ from .workflow import (
     ensure_hold_elapsed,
     ensure_not_expired,
     ensure_outside_recovery_gap,
+    ensure_working_agent,
     fmt_utc,
     is_subject,
     lock_case,
@@ -53,11 +54,6 @@ def _ensure_security_reviewer(actor: User, case: RecoveryCase, doing: str) -> No
 def _require_reason(text: str, ask: str) -> None:
     if not text.strip():
         raise CaseError(ask, code="reason_required")
-
-
-def _ensure_agent_of(case: RecoveryCase, actor: User) -> None:
-    if case.assigned_agent_id != actor.pk:
-        raise PermissionRefused(f"Only the agent who claimed {case.reference} may do this.")
 
 
 def case_open(
@@ -187,7 +183,7 @@ def case_verify(*, case: RecoveryCase, actor: User) -> RecoveryCase:
         now = timezone.now()
         if case.state != State.VERIFYING:
             raise CaseError(f"{case.reference} is not being verified.", code="not_verifying")
-        _ensure_agent_of(case, actor)
+        ensure_working_agent(case, actor)
         ensure_not_expired(case, now)
         policy = pinned_policy(case)
         summary = evidence_summary(case=case)
@@ -254,6 +250,7 @@ def case_gap_release(*, case: RecoveryCase, actor: User, reason: str) -> Recover
         if case.gap_released_by_id is not None:
             raise CaseError(f"{case.reference} is already released.", code="already_released")
         _require_reason(reason, "Say why the case may go on.")
+        ensure_not_expired(case, timezone.now())
         case.gap_released_by = actor
         case.save(update_fields=["gap_released_by"])
         audit_record(actor=actor, action="case.gap_release", case=case, detail={"reason": reason})
@@ -269,7 +266,7 @@ def case_reject(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase
         if case.state == State.ESCALATED:
             _ensure_security_reviewer(actor, case, "reject an escalated case")
         elif case.state == State.VERIFYING:
-            _ensure_agent_of(case, actor)
+            ensure_working_agent(case, actor)
         else:
             raise CaseError(
                 f"{case.reference} is {case.get_state_display().lower()}; only a case being "
@@ -277,6 +274,7 @@ def case_reject(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase
                 code="not_rejectable",
             )
         _require_reason(reason, "Say why the case is rejected.")
+        ensure_not_expired(case, timezone.now())
         case.closing_reason = reason
         apply_transition(
             case,
@@ -312,7 +310,7 @@ def case_execute(*, case: RecoveryCase, actor: User) -> RecoveryCase:
                 f"{case.reference} is {case.get_state_display().lower()}, not ready.",
                 code="not_ready",
             )
-        _ensure_agent_of(case, actor)
+        ensure_working_agent(case, actor)
         ensure_not_expired(case, now)
         ensure_outside_recovery_gap(case, pinned_policy(case), now)
         changed = recovery_apply(

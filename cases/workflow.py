@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 
-from .errors import GuardFailed
+from . import roles
+from .errors import GuardFailed, PermissionRefused
 from .models import RecoveryCase
 from .policy import PinnedPolicy
 from .states import State
@@ -48,6 +49,22 @@ def lock_case(case_id: int) -> RecoveryCase:
         .select_related("queue", "subject")
         .get(pk=case_id)
     )
+
+
+def ensure_working_agent(case: RecoveryCase, actor) -> None:
+    """The agent who claimed the case, and still an agent of its queue: someone removed from
+    the role (or deactivated) since claiming cannot go on with the case.
+    """
+    if case.assigned_agent_id != actor.pk:
+        raise PermissionRefused(f"Only the agent who claimed {case.reference} may do this.")
+    if not roles.can_work(actor, case.queue):
+        raise PermissionRefused(
+            f"You no longer work the {case.queue} queue, so you cannot go on with "
+            f"{case.reference}.",
+            code="role_revoked",
+        )
+    if is_subject(actor, case.subject):
+        raise PermissionRefused("Nobody may act on the recovery of their own account.")
 
 
 def ensure_not_expired(case: RecoveryCase, now: datetime) -> None:

@@ -7,7 +7,7 @@ from audit.services import audit_record
 from cases.policy import pinned_policy
 from cases.states import Kind, State
 from cases.transitions import apply_transition
-from cases.workflow import ensure_not_expired, lock_case
+from cases.workflow import ensure_not_expired, ensure_working_agent, lock_case
 from directory.models import Authenticator
 
 from .errors import VerificationError
@@ -64,6 +64,7 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
                 f"Only the agent who claimed {case.reference} collects its evidence.",
                 code="not_assigned",
             )
+        ensure_working_agent(case, actor)
         ensure_not_expired(case, now)
         if TOTP.code not in pinned_policy(case).allowed_methods:
             raise VerificationError(

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -319,6 +320,24 @@ PAST_DEADLINE = {
 }
 
 
+PAST_DEADLINE |= {
+    "deny": (
+        lambda s: awaiting_approval_case(agent=s["agent"]),
+        lambda case, s: approval_deny(case=case, approver=s["manager"], reason="Doubtful call"),
+    ),
+    "reject": (
+        lambda s: claimed_case(agent=s["agent"]),
+        lambda case, s: case_reject(case=case, actor=s["agent"], reason="Caller hung up"),
+    ),
+    "gap_release": (
+        lambda s: claimed_case(agent=s["agent"]),
+        lambda case, s: case_gap_release(
+            case=case, actor=s["reviewer"], reason="Second reset agreed with the subject"
+        ),
+    ),
+}
+
+
 @pytest.mark.parametrize("action", PAST_DEADLINE)
 def test_a_case_past_its_deadline_can_only_expire(action, clock, agent, manager, security_reviewer):
     staff = {"agent": agent, "manager": manager, "reviewer": security_reviewer}
@@ -387,3 +406,39 @@ def test_break_glass_skips_the_hold_and_the_case_can_be_executed(
     assert case.state == State.READY
     assert timezone.now() < case.hold_until
     assert case_execute(case=case, actor=agent).state == State.COMPLETED
+
+
+# --- an agent removed from the role stops working their cases -----------------------------
+
+
+def _revoke_agent_role(user) -> None:
+    user.groups.remove(Group.objects.get(name=roles.AGENTS))
+
+
+AGENT_STEPS = {
+    "check_evidence": (lambda s: claimed_case(agent=s["agent"]), _check_code),
+    "verify": (
+        lambda s: _with_evidence(claimed_case(agent=s["agent"]), s["agent"]),
+        lambda case, s: case_verify(case=case, actor=s["agent"]),
+    ),
+    "reject": (
+        lambda s: claimed_case(agent=s["agent"]),
+        lambda case, s: case_reject(case=case, actor=s["agent"], reason="Caller hung up"),
+    ),
+    "execute": (
+        lambda s: ready_case(agent=s["agent"]),
+        lambda case, s: case_execute(case=case, actor=s["agent"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("action", AGENT_STEPS)
+def test_an_agent_removed_from_the_role_cannot_go_on_with_a_claimed_case(action, clock, agent):
+    staff = {"agent": agent}
+    build, act = AGENT_STEPS[action]
+    case = build(staff)
+    staff["authenticator"] = AuthenticatorFactory(identity=case.subject)
+    _revoke_agent_role(agent)
+    with refused(case, code="role_revoked") as excinfo:
+        act(case, staff)
+    assert "no longer work" in str(excinfo.value)
