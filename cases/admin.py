@@ -4,7 +4,13 @@ from django import forms
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
-from recovery_desk.admin_tools import HistoryAdmin, ReadOnlyAdmin, run_service_on_each
+from recovery_desk.admin_tools import (
+    HistoryAdmin,
+    ReadOnlyAdmin,
+    ServiceActionsAdmin,
+    require_row_ids,
+    run_service_on_each,
+)
 
 from . import services
 from .models import PolicyRule, Queue, RecoveryCase
@@ -17,6 +23,18 @@ class QueueAdmin(GuardedModelAdmin):
     """Per-queue roles are granted here (object permissions)."""
 
     list_display = ("name", "kind")
+
+    def obj_perms_manage_view(self, request, object_pk):
+        require_row_ids(object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        require_row_ids(object_pk, user_id)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        require_row_ids(object_pk, group_id)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
 class PolicyRuleForm(forms.ModelForm):
@@ -80,7 +98,7 @@ class PolicyRuleAdmin(HistoryAdmin):
 
 
 @admin.register(RecoveryCase)
-class RecoveryCaseAdmin(ReadOnlyAdmin, HistoryAdmin):
+class RecoveryCaseAdmin(ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
     list_display = (
         "reference",
         "kind",

@@ -114,10 +114,20 @@ def _easier_than(lower, higher) -> list[str]:
     return found
 
 
+def _well_formed(rule) -> bool:
+    methods = rule.allowed_methods
+    return isinstance(methods, list) and all(isinstance(method, str) for method in methods)
+
+
 def _method_problems(rule) -> list[str]:
     """Only methods the system can check; knowledge questions never (they score zero)."""
     from verification.methods import METHODS, REFUSED_METHODS
 
+    if not _well_formed(rule):
+        return [
+            f"{rule.kind}/{rule.risk_tier}: allowed methods must be a list of method names, "
+            'such as ["totp"]'
+        ]
     return [
         f"{rule.kind}/{rule.risk_tier}: '{method}' is not an evidence method the system checks"
         for method in rule.allowed_methods
@@ -131,6 +141,8 @@ def policy_violations(rules) -> list[str]:
     """
     by_key = {(rule.kind, rule.risk_tier): rule for rule in rules}
     problems = [problem for rule in by_key.values() for problem in _method_problems(rule)]
+    if not all(_well_formed(rule) for rule in by_key.values()):
+        return sorted(problems)  # the tiers can be compared once every rule is readable
     for kind in {kind for kind, _ in by_key}:
         present = [by_key[(kind, tier)] for tier in TIER_ORDER if (kind, tier) in by_key]
         for lower, higher in zip(present, present[1:], strict=False):

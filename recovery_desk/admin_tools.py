@@ -1,9 +1,21 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import Http404, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
 from recovery_desk.errors import DomainError
+
+
+def require_row_ids(*values) -> None:
+    """Every row here has an integer id: anything else in a URL is a page that does not exist
+    (a 404), not a crash deep in a library view (a 500).
+    """
+    for value in values:
+        if not unquote(str(value)).isdigit():
+            raise Http404("There is no such record.")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,10 +39,28 @@ class HistoryAdmin(SimpleHistoryAdmin):
     around the services and the audit trail. Only reading is allowed here.
     """
 
+    def history_view(self, request, object_id, extra_context=None):
+        require_row_ids(object_id)
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied("History is read-only.")
+        require_row_ids(object_id, version_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ServiceActionsAdmin(admin.ModelAdmin):
+    """Admin actions that run services: a selection that is not a list of row ids (a forged
+    or mangled form) is turned away with a message instead of failing in the query.
+    """
+
+    def response_action(self, request, queryset):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(value.isdigit() for value in selected):
+            self.message_user(request, "Select rows from the list.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
 
 def run_service_on_each(modeladmin, request, queryset, service, done: str) -> None:

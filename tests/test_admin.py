@@ -149,3 +149,46 @@ def test_password_guessing_locks_the_staff_account(client, agent, settings):
     )
     assert response.status_code == 429
     assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.parametrize("methods", ["5", "true", "[[1]]", '{"totp": 1}', '"totp"'])
+def test_a_malformed_method_list_is_refused_with_a_message(client, admin_user, methods):
+    _signed_in(client, admin_user)
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="standard")
+    response = _post_policy_edit(client, rule, allowed_methods=methods)
+    assert response.status_code == 200
+    assert "allowed methods must be a list of method names" in response.content.decode()
+    rule.refresh_from_db()
+    assert (rule.allowed_methods, rule.version) == (["totp"], 1)
+
+
+def test_malformed_ids_in_admin_urls_are_not_found(client, admin_user, agent):
+    _signed_in(client, admin_user)
+    case = open_case(opener=agent)
+    version = case.history.latest("history_id").history_id
+    queue = case.queue_id
+    for url in (
+        "/admin/cases/recoverycase/abc/history/",
+        f"/admin/cases/recoverycase/{case.pk}/history/abc/",
+        f"/admin/cases/recoverycase/abc/history/{version}/",
+        "/admin/cases/policyrule/1/history/abc/",
+        "/admin/directory/identity/abc/history/",
+        "/admin/cases/queue/abc/permissions/",
+        f"/admin/cases/queue/{queue}/permissions/user-manage/abc/",
+        f"/admin/cases/queue/{queue}/permissions/group-manage/abc/",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_an_action_on_a_mangled_selection_is_turned_away(client, admin_user, agent):
+    _signed_in(client, admin_user)
+    case = open_case(opener=agent)
+    response = client.post(
+        "/admin/cases/recoverycase/",
+        {"action": "claim", "_selected_action": ["abc", str(case.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Select rows from the list." in response.content.decode()
+    case.refresh_from_db()
+    assert case.assigned_agent_id is None
