@@ -8,8 +8,9 @@ from recovery_desk.history import HistoricalRecords
 class Approval(models.Model):
     """One approver's decision on one case.
 
-    Separation of duties is held twice: by the service, and by the constraints below on
-    copies of the case's opener and verifier taken when the decision is made.
+    Separation of duties is held three times: by the service (with a sentence to act on), by
+    the constraints below on copies of the case's opener and verifier, and by a trigger
+    (migration 0002) that checks every written row against the case and its subject.
     """
 
     class Decision(models.TextChoices):

@@ -193,8 +193,11 @@ CASE_COLUMNS = (
     "closing_reason",
     "opened_at",
     "claimed_at",
+    "escalated_at",
+    "released_at",
     "verified_at",
     "approved_at",
+    "cooling_off_at",
     "ready_at",
     "closed_at",
     "hold_until",
@@ -268,6 +271,8 @@ def _case_row(*, case_id, subject_id, kind, tier, state, rng, now, agent_ids, po
             claimed_at=opened + gap,
             expires_at=now + policy.verify_deadline,
         )
+    if state == State.ESCALATED:
+        row.update(escalated_at=opened + 2 * gap, expires_at=None)
     if state in (State.AWAITING_APPROVAL, State.COOLING_OFF, State.READY, State.COMPLETED):
         row.update(
             verified_by_id=row["assigned_agent_id"],
@@ -278,6 +283,7 @@ def _case_row(*, case_id, subject_id, kind, tier, state, rng, now, agent_ids, po
         if policy.approvals_required:
             row["approved_at"] = opened + 3 * gap
         if policy.cooling_off > timedelta(0):
+            row["cooling_off_at"] = opened + 3 * gap
             row["hold_until"] = opened + 3 * gap + policy.cooling_off
             row["expires_at"] = None
     if state in (State.READY, State.COMPLETED):
@@ -657,6 +663,7 @@ class RawLifecycle:
                         continue
                     sets = {
                         "approved_at": now,
+                        "cooling_off_at": now,
                         "hold_until": now + policy.cooling_off,
                         "expires_at": None,
                     }

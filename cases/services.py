@@ -228,13 +228,14 @@ def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCas
         _require_reason(reason, "Say why the case may go on.")
         now = timezone.now()
         case.failed_checks = 0
+        case.released_at = now
         case.expires_at = now + pinned_policy(case).verify_deadline
         apply_transition(
             case,
             "release",
             target=State.VERIFYING,
             actor=actor,
-            update_fields=("failed_checks", "expires_at"),
+            update_fields=("failed_checks", "released_at", "expires_at"),
             detail={"reason": reason},
         )
     return case

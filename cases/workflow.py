@@ -117,9 +117,10 @@ def stage_after_approval(
     Returns the target state and the fields it set.
     """
     if policy.cooling_off > timedelta(0):
+        case.cooling_off_at = now
         case.hold_until = now + policy.cooling_off
         case.expires_at = None
-        return State.COOLING_OFF, ("hold_until", "expires_at")
+        return State.COOLING_OFF, ("cooling_off_at", "hold_until", "expires_at")
     return stage_ready(case, policy, now)
 
 

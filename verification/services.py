@@ -106,12 +106,13 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
             # Escalated cases wait for a security reviewer: no deadline lets them lapse
             # quietly into a fresh case.
             case.expires_at = None
+            case.escalated_at = now
             apply_transition(
                 case,
                 "escalate",
                 target=State.ESCALATED,
                 actor=actor,
-                update_fields=("failed_checks", "expires_at"),
+                update_fields=("failed_checks", "escalated_at", "expires_at"),
                 detail=detail,
             )
         else:

@@ -14,8 +14,9 @@ from approvals.services import approval_deny, approval_grant
 from cases import roles
 from cases.models import Queue, RecoveryCase
 from cases.states import Kind, State
-from directory.models import RiskTier
+from directory.models import Identity, RiskTier
 from tests.cases.factories import UserFactory, make_manager, make_security_reviewer
+from tests.directory.factories import IdentityFactory
 from tests.helpers import awaiting_approval_case, give_role, refused, verified_case_for
 
 REASON = "Spoke to the subject's line manager"
@@ -134,6 +135,9 @@ def test_approving_after_the_approval_deadline_is_refused(clock, agent, manager,
 # --- the database holds separation of duties even when the service is bypassed -------------
 
 
+SOD_TRIGGER = "approval_separation_of_duties"
+
+
 def _approval_row(case, approver) -> Approval:
     now = timezone.now()
     return Approval.objects.create(
@@ -152,13 +156,15 @@ def test_the_database_refuses_an_approval_by_the_opener(clock, agent):
     opener = make_manager(username="manager.who.opened")
     give_role(opener, roles.AGENTS, roles.WORK)
     case = awaiting_approval_case(agent=agent, opener=opener)
-    with pytest.raises(IntegrityError, match="approver_is_not_opener"), transaction.atomic():
+    refusal = f"approver_is_not_opener|{SOD_TRIGGER}"
+    with pytest.raises(IntegrityError, match=refusal), transaction.atomic():
         _approval_row(case, opener)
 
 
 def test_the_database_refuses_an_approval_by_the_verifier(clock, agent, other_agent):
     case = awaiting_approval_case(agent=agent, opener=other_agent)
-    with pytest.raises(IntegrityError, match="approver_is_not_verifier"), transaction.atomic():
+    refusal = f"approver_is_not_verifier|{SOD_TRIGGER}"
+    with pytest.raises(IntegrityError, match=refusal), transaction.atomic():
         _approval_row(case, agent)
 
 
@@ -167,3 +173,30 @@ def test_the_database_refuses_two_decisions_by_one_approver(clock, agent, manage
     _approval_row(case, manager)
     with pytest.raises(IntegrityError), transaction.atomic():
         _approval_row(case, manager)
+
+
+def test_the_database_refuses_an_approval_by_the_subjects_own_staff_account(clock, agent):
+    case = awaiting_approval_case(agent=agent)
+    subject_staff = make_manager(username="manager.being.recovered")
+    Identity.objects.filter(pk=case.subject_id).update(staff_user=subject_staff)
+    with pytest.raises(IntegrityError, match=SOD_TRIGGER), transaction.atomic():
+        _approval_row(case, subject_staff)
+
+
+def test_the_database_refuses_an_approval_by_the_owner_of_a_service_identity(clock, agent):
+    owner_staff = make_manager(username="manager.owning.service")
+    owner = IdentityFactory(staff_user=owner_staff)
+    case = awaiting_approval_case(
+        agent=agent, subject=IdentityFactory(risk_tier=RiskTier.SERVICE, owner=owner)
+    )
+    with pytest.raises(IntegrityError, match=SOD_TRIGGER), transaction.atomic():
+        _approval_row(case, owner_staff)
+
+
+def test_the_database_refuses_copies_that_differ_from_the_case(clock, agent, manager):
+    case = awaiting_approval_case(agent=agent)
+    forged = RecoveryCase(pk=case.pk, opened_by_id=manager.pk, verified_by_id=manager.pk)
+    forged.subject_id = case.subject_id
+    with pytest.raises(IntegrityError, match=SOD_TRIGGER), transaction.atomic():
+        _approval_row(forged, agent)  # the real verifier, hidden behind forged copies
+    assert not Approval.objects.filter(case=case).exists()

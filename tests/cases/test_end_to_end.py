@@ -47,7 +47,8 @@ def test_privileged_mfa_rebind_runs_the_whole_lifecycle(
     approval_grant(case=case, approver=other_manager, reason="Evidence is sound")
     case.refresh_from_db()
     assert case.state == State.COOLING_OFF
-    assert case.hold_until == case.approved_at + timedelta(hours=24)
+    assert case.cooling_off_at == case.approved_at
+    assert case.hold_until == case.cooling_off_at + timedelta(hours=24)
 
     clock.shift(timedelta(hours=24))
     case = case_end_hold(case=case)

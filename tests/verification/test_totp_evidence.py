@@ -81,7 +81,7 @@ def test_too_many_failures_escalate_the_case_with_one_audit_event(case, authenti
     last_event = AuditEvent.objects.latest("id").pk
     check(case, authenticator, wrong_code(authenticator), agent)
     case.refresh_from_db()
-    assert case.state == State.ESCALATED
+    assert (case.state, case.escalated_at) == (State.ESCALATED, timezone.now())
     events = list(AuditEvent.objects.filter(pk__gt=last_event))
     assert [(e.action, e.actor, e.old_state, e.new_state) for e in events] == [
         ("case.escalate", agent, State.VERIFYING, State.ESCALATED)
@@ -101,7 +101,9 @@ def test_a_security_reviewer_sends_an_escalated_case_back_to_verifying(
     for _ in range(settings.VERIFICATION_MAX_FAILURES):
         check(case, authenticator, wrong_code(authenticator), agent)
     case = case_release(case=case, actor=security_reviewer, reason="Called back the subject")
+    case.refresh_from_db()
     assert (case.state, case.failed_checks) == (State.VERIFYING, 0)
+    assert case.released_at == timezone.now()
 
 
 def test_a_malformed_code_is_refused_and_writes_nothing(case, authenticator, agent):
