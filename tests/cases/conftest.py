@@ -3,9 +3,11 @@
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
 
 from tests.celery_support import live_worker  # noqa: F401  (a fixture, used by test_sweep)
@@ -55,3 +57,16 @@ def _run_together(*calls: Callable[[], Any]) -> list[Outcome]:
 def concurrently() -> Callable[..., list[Outcome]]:
     """``concurrently(call, call, ...)``: the calls start at the same moment in real threads."""
     return _run_together
+
+
+@pytest.fixture
+def hold_elapsed_case(agent, manager):
+    """A case cooling off since two hours ago on the real clock: a worker in another thread or
+    process runs on real time, so the hold has elapsed when it looks. Request it before the
+    worker fixture: the worker must not run while the clock is travelled."""
+    from tests.cases.test_sweep import HOLD, cooling_off_case
+
+    with time_machine.travel(datetime.now(UTC) - 2 * HOLD, tick=False):
+        case = cooling_off_case(agent=agent, approver=manager)
+    assert case.hold_until < datetime.now(UTC)
+    return case

@@ -2,10 +2,9 @@
 running it twice, late, or alongside another run never moves a case twice (DESIGN.md "Time").
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 
 from approvals.services import approval_grant
 from audit.models import AuditEvent
@@ -171,17 +170,6 @@ def test_sweep_task_run_twice_at_once_moves_a_case_once(clock, concurrently, age
 # --- the Celery task, through a real worker on the configured broker -------------------------
 # The worker runs on the real clock, so the case is driven to cooling off at a moment in the
 # past: by the time the worker sees it, its hold has elapsed in real time.
-
-
-@pytest.fixture
-def hold_elapsed_case(agent, manager) -> RecoveryCase:
-    """Put the case in place before ``live_worker`` starts (request it first): the worker must
-    not run while the clock is travelled."""
-    two_hours_ago = datetime.now(UTC) - 2 * HOLD
-    with time_machine.travel(two_hours_ago, tick=False):
-        case = cooling_off_case(agent=agent, approver=manager)
-    assert case.hold_until < datetime.now(UTC)
-    return case
 
 
 @pytest.mark.celery_live
