@@ -132,6 +132,15 @@ IDENTITIES = (
 )
 
 
+# Who answers for whom (the manager of record); service identities have an owner instead.
+MANAGERS_OF_RECORD = {
+    spec.username: "omar.haddad" if spec.tier != RiskTier.PRIVILEGED else "kofi.mensah"
+    for spec in IDENTITIES
+    if spec.tier != RiskTier.SERVICE and spec.username not in ("omar.haddad", "kofi.mensah")
+}
+MANAGERS_OF_RECORD["omar.haddad"] = "kofi.mensah"
+
+
 class DemoError(DomainError):
     code = "demo_error"
 
@@ -281,6 +290,10 @@ class _Seeder:
                     identity=person, client=client, started_at=now - timedelta(hours=hours_ago)
                 )
             self.people[spec.username] = person
+        for username, manager in MANAGERS_OF_RECORD.items():
+            person = self.people[username]
+            person.manager = self.people[manager]
+            person.save(update_fields=["manager"])
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -333,9 +346,11 @@ class _Seeder:
         manager1, manager2 = self.staff["manager1"], self.staff["manager2"]
         security1 = self.staff["security1"]
 
-        self.open("gus.moreau", Kind.PASSWORD_RESET, by=agent2)
-        # agent1's own account: agent1 may neither claim nor approve it.
+        # agent1's own account: agent1 may neither claim nor approve it. Opened first, so the
+        # list (newest first) shows agent1 a case they can claim at the top.
         self.open("avery.agent", Kind.PASSWORD_RESET, by=agent2)
+        self.open("gus.moreau", Kind.PASSWORD_RESET, by=agent2)
+        self.open("omar.haddad", Kind.MFA_REBIND, by=agent2)
 
         self.claimed(
             "ivan.petrov", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Lost phone"

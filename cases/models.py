@@ -200,7 +200,12 @@ class RecoveryCase(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"RC-{self.pk:06d}" if self.pk else "RC-(unsaved)"
+        return self.reference_for(self.pk) if self.pk else "RC-(unsaved)"
+
+    @staticmethod
+    def reference_for(case_id: int) -> str:
+        """The reference from the id alone: lists of audit events or evidence need no join."""
+        return f"RC-{case_id:06d}"
 
     @property
     def is_open(self) -> bool:

@@ -65,15 +65,15 @@ class ServiceActionsAdmin(admin.ModelAdmin):
 
 def run_service_on_each(modeladmin, request, queryset, service, done: str) -> None:
     """Admin actions stay thin: call one service per row, show its domain error as a message."""
-    succeeded = 0
+    succeeded = []
     for obj in queryset:
         try:
             # Durable: an entry point, never nested in a request-wide transaction that could
             # roll back a recorded failure.
             with transaction.atomic(durable=True):
                 service(obj, request.user)
-            succeeded += 1
+            succeeded.append(getattr(obj, "reference", str(obj)))
         except DomainError as error:
             modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
     if succeeded:
-        modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)

@@ -128,6 +128,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = int(os.environ.get("STAFF_LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("STAFF_LOGIN_COOLOFF_MINUTES", 15)))
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every start (it came before `make otp`'s code)
+# django-guardian's anonymous user is for anonymous object permissions, which this app never
+# grants: without it, the staff user list holds only people.
+ANONYMOUS_USER_NAME = None
 
 # Staff sign in to a console that can restore other people's access: keep sessions short.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 3600))

@@ -96,7 +96,7 @@ def test_an_agent_claims_a_case_from_the_list(page, screenshot, agent, other_age
     page.get_by_role("button", name="Go").click()
     screenshot("claimed")
 
-    expect(page.locator("ul.messagelist li.success")).to_have_text("Claimed: 1.")
+    expect(page.locator("ul.messagelist li.success")).to_have_text(f"Claimed: {case.reference}.")
     expect(row.locator("td.field-state")).to_have_text("Verifying")
     case.refresh_from_db()
     assert (case.state, case.assigned_agent) == (State.VERIFYING, agent)
