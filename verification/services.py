@@ -8,7 +8,7 @@ from cases.policy import pinned_policy
 from cases.states import Kind, State
 from cases.transitions import apply_transition
 from cases.workflow import ensure_not_expired, ensure_working_agent, lock_case
-from directory.models import Authenticator
+from directory.models import Authenticator, Identity
 
 from .errors import VerificationError
 from .methods import TOTP
@@ -70,6 +70,10 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
             raise VerificationError(
                 "This case's policy does not accept TOTP codes.", code="method_not_allowed"
             )
+        # The person's row, then the authenticator's (the order case_execute uses too):
+        # failures count per person across cases, so two checks on two cases of one person
+        # must not both read the count before either has added to it.
+        Identity.objects.select_for_update().values_list("pk", flat=True).get(pk=case.subject_id)
         authenticator = Authenticator.objects.select_for_update().get(pk=authenticator.pk)
         if authenticator.identity_id != case.subject_id or not authenticator.is_active:
             raise VerificationError(

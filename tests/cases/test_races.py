@@ -5,6 +5,7 @@ next-case claim); on SQLite ``BEGIN IMMEDIATE`` queues the writers. Either way t
 must be the one a single writer at a time would produce.
 """
 
+import time
 from functools import partial
 
 import pytest
@@ -19,8 +20,13 @@ from cases.models import Queue, RecoveryCase
 from cases.services import case_claim, case_claim_next
 from cases.states import Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import open_case, verified_case
+from tests.cases.builders import current_code, open_case, verified_case
 from tests.cases.factories import make_agent, make_manager
+from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+from tests.helpers import claimed_case, wrong_code
+from verification import services as verification_services
+from verification.models import Evidence
+from verification.services import evidence_check_totp
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -153,3 +159,59 @@ def test_two_approvers_racing_for_the_last_approval_move_the_case_once(
     assert case.state == State.COOLING_OFF
     assert Approval.objects.filter(case=case).count() == 2
     assert _events(case, "case.approve") == 1
+
+
+# --- evidence: failures count per person, a code counts once ---------------------------------
+
+
+def _check(case, authenticator, agent, token):
+    return evidence_check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
+
+
+def test_failures_on_two_cases_of_one_person_at_once_reach_the_limit(
+    concurrently, agent, settings, monkeypatch
+):
+    """Sequentially the third failure escalates; at once, neither check may read the count
+    before the other has added to it (the person's row is locked)."""
+    settings.VERIFICATION_MAX_FAILURES = 3
+    counted = verification_services._failures_for_identity
+
+    def slow_count(case, now):
+        found = counted(case, now)
+        time.sleep(0.3)  # widen the window between reading the count and acting on it
+        return found
+
+    monkeypatch.setattr(verification_services, "_failures_for_identity", slow_count)
+    subject = IdentityFactory()
+    reset = claimed_case(agent=agent, subject=subject, kind=Kind.PASSWORD_RESET)
+    reactivation = claimed_case(agent=agent, subject=subject, kind=Kind.REACTIVATION)
+    phone, key = AuthenticatorFactory(identity=subject), AuthenticatorFactory(identity=subject)
+    _check(reset, phone, agent, wrong_code(phone))
+
+    outcomes = concurrently(
+        partial(_check, reset, phone, agent, wrong_code(phone)),
+        partial(_check, reactivation, key, agent, wrong_code(key)),
+    )
+
+    assert _errors(outcomes) == []
+    states = set(RecoveryCase.objects.filter(subject=subject).values_list("state", flat=True))
+    assert State.ESCALATED in states
+
+
+def test_one_code_read_for_two_cases_of_one_person_at_once_passes_once(concurrently, agent):
+    subject = IdentityFactory()
+    reset = claimed_case(agent=agent, subject=subject, kind=Kind.PASSWORD_RESET)
+    reactivation = claimed_case(agent=agent, subject=subject, kind=Kind.REACTIVATION)
+    phone = AuthenticatorFactory(identity=subject)
+    code = current_code(phone)
+
+    outcomes = concurrently(
+        partial(_check, reset, phone, agent, code),
+        partial(_check, reactivation, phone, agent, code),
+    )
+
+    assert _errors(outcomes) == []
+    assert sorted(o.value.outcome for o in outcomes) == [
+        Evidence.Outcome.FAILED,
+        Evidence.Outcome.PASSED,
+    ]
