@@ -2,6 +2,7 @@ import copy
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from guardian.admin import GuardedModelAdmin
 
 from recovery_desk.admin_tools import (
@@ -24,16 +25,30 @@ class QueueAdmin(GuardedModelAdmin):
 
     list_display = ("name", "kind")
 
+    def has_add_permission(self, request):
+        return False  # one queue per kind, shipped by migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _ensure_may_grant(self, request) -> None:
+        """A clear 403 for people who may not grant roles (guardian would redirect them)."""
+        if not self.has_change_permission(request, None):
+            raise PermissionDenied("Only an administrator grants queue roles.")
+
     def obj_perms_manage_view(self, request, object_pk):
         require_row_ids(object_pk)
+        self._ensure_may_grant(request)
         return super().obj_perms_manage_view(request, object_pk)
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         require_row_ids(object_pk, user_id)
+        self._ensure_may_grant(request)
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
         require_row_ids(object_pk, group_id)
+        self._ensure_may_grant(request)
         return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
