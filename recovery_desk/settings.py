@@ -104,11 +104,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Bind parameters on the server so that psycopg prepares a statement after its
-    # fifth run on a connection. Every service re-runs the same few statements, and planning
-    # them each time cost more than running them (bench/README.md). Behind a pooler in
-    # transaction mode, prepared statements need PgBouncer 1.21+ (max_prepared_statements).
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    # Bind parameters on the server and let psycopg prepare a statement after its N-th run on
+    # a connection: every service re-runs the same few statements, and planning them cost more
+    # than running them (bench/README.md). "off" turns preparing off (and binding on the
+    # server with it: without preparing it is slower than client-side binding).
+    # A prepared statement describes its columns' types: after a migration that changes a
+    # column's type, running processes fail those statements until their connections are
+    # replaced, so restart web and workers after such a migration (README, "Production").
+    # Behind PgBouncer in transaction mode, preparing needs PgBouncer 1.21+.
+    PREPARE_THRESHOLD = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+    if PREPARE_THRESHOLD != "off":
+        DATABASES["default"]["OPTIONS"] = {
+            "server_side_binding": True,
+            "prepare_threshold": int(PREPARE_THRESHOLD),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -176,16 +176,21 @@ def test_malformed_ids_in_admin_urls_are_not_found(client, admin_user, agent):
         "/admin/cases/queue/abc/permissions/",
         f"/admin/cases/queue/{queue}/permissions/user-manage/abc/",
         f"/admin/cases/queue/{queue}/permissions/group-manage/abc/",
+        "/admin/cases/recoverycase/%C2%B2/history/",  # "²": a digit to str.isdigit()
+        f"/admin/cases/recoverycase/{case.pk}/history/%C2%B2/",
+        "/admin/cases/queue/%D9%A3/permissions/",  # "٣", an Arabic-Indic three
+        "/admin/cases/recoverycase/99999999999999999999999/history/",
     ):
         assert client.get(url).status_code == 404, url
 
 
-def test_an_action_on_a_mangled_selection_is_turned_away(client, admin_user, agent):
+@pytest.mark.parametrize("mangled", ["abc", "²", "99999999999999999999999"])
+def test_an_action_on_a_mangled_selection_is_turned_away(client, admin_user, agent, mangled):
     _signed_in(client, admin_user)
     case = open_case(opener=agent)
     response = client.post(
         "/admin/cases/recoverycase/",
-        {"action": "claim", "_selected_action": ["abc", str(case.pk)]},
+        {"action": "claim", "_selected_action": [mangled, str(case.pk)]},
         follow=True,
     )
     assert response.status_code == 200
