@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	RECOVERY_DESK_DEMO=1 $(BIN)/python manage.py seed_demo
+	RECOVERY_DESK_DEMO=1 SECURE_COOKIES=0 $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Recovery Desk is starting (web, Celery worker, Celery beat). Ctrl-C stops all three."
 	@echo "  Sign in at $(DEMO_URL) with a login printed above."
@@ -32,7 +32,7 @@ browser:
 	  || echo "Could not install chromium (needs root and apt): the browser tests will fail."; }
 
 otp: install
-	@RECOVERY_DESK_DEMO=1 $(BIN)/python manage.py demo_otp $(user)
+	@RECOVERY_DESK_DEMO=1 SECURE_COOKIES=0 $(BIN)/python manage.py demo_otp $(user)
 
 test: install browser
 	$(BIN)/python -m pytest $(ARGS)

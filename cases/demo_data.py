@@ -181,10 +181,17 @@ def cases_by_state() -> dict[str, int]:
 
 
 def _ensure_demo_mode() -> None:
+    """Known passwords and printed codes belong on a demo served over plain http on this
+    machine: never on a desk with secure cookies, whatever else the environment says."""
     if not settings.DEMO_MODE:
         raise DemoError(
             "Demo commands create and reveal known credentials; they run only with "
             "RECOVERY_DESK_DEMO=1 (make demo and make otp set it)."
+        )
+    if settings.SESSION_COOKIE_SECURE:
+        raise DemoError(
+            "Demo commands do not run where cookies are secure (a production setting); "
+            "make demo serves plain http on localhost with SECURE_COOKIES=0."
         )
 
 

@@ -16,7 +16,10 @@ from .logging import configure as configure_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECOVERY_DESK_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+if not VAR_DIR.exists():
+    # Holds the embedded database (subjects' TOTP keys, staff password hashes) and the broker:
+    # readable by this account only.
+    VAR_DIR.mkdir(mode=0o700, parents=True)
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -136,7 +139,10 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = int(os.environ.get("STAFF_LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("STAFF_LOGIN_COOLOFF_MINUTES", 15)))
-AXES_RESET_ON_SUCCESS = True
+# A success must not wipe the count of failures against other accounts from the same address.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "recovery_desk.client_ip.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 AXES_VERBOSE = False  # no banner on every start (it came before `make otp`'s code)
 # django-guardian's anonymous user is for anonymous object permissions, which this app never
 # grants: without it, the staff user list holds only people.
@@ -150,7 +156,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Production behind TLS: redirect to https, send HSTS, trust the proxy's scheme header.
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT")
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
-if _env_bool("BEHIND_TLS_PROXY"):
+BEHIND_TLS_PROXY = _env_bool("BEHIND_TLS_PROXY")
+TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", 1))
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 OTP_TOTP_ISSUER = "Recovery Desk"

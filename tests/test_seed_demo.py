@@ -34,6 +34,7 @@ def demo_otp(username: str) -> str:
 @pytest.fixture(autouse=True)
 def demo_mode(settings):
     settings.DEMO_MODE = True
+    settings.SESSION_COOKIE_SECURE = False  # the demo serves plain http on localhost
 
 
 @pytest.fixture
@@ -45,6 +46,15 @@ def seeded(db):
 def test_demo_commands_refuse_to_run_outside_demo_mode(db, settings, command):
     settings.DEMO_MODE = False
     with pytest.raises(CommandError, match="RECOVERY_DESK_DEMO=1"):
+        call_command(*command, stdout=StringIO(), stderr=StringIO())
+    assert not User.objects.filter(username="admin").exists()
+
+
+@pytest.mark.parametrize("command", [("seed_demo",), ("demo_otp", "agent1")])
+def test_demo_commands_refuse_to_run_where_cookies_are_secure(db, settings, command):
+    """RECOVERY_DESK_DEMO=1 left in a production environment must not create a known admin."""
+    settings.SESSION_COOKIE_SECURE = True
+    with pytest.raises(CommandError, match="cookies are secure"):
         call_command(*command, stdout=StringIO(), stderr=StringIO())
     assert not User.objects.filter(username="admin").exists()
 
