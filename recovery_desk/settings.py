@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "recovery_desk.session_limits.StaffSessionLimit",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -149,7 +150,10 @@ AXES_VERBOSE = False  # no banner on every start (it came before `make otp`'s co
 ANONYMOUS_USER_NAME = None
 
 # Staff sign in to a console that can restore other people's access: keep sessions short.
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 3600))
+# Idle for STAFF_SESSION_IDLE_MINUTES ends the session; so does STAFF_SESSION_MAX_HOURS.
+SESSION_COOKIE_AGE = 60 * int(os.environ.get("STAFF_SESSION_IDLE_MINUTES", 30))
+SESSION_SAVE_EVERY_REQUEST = True
+STAFF_SESSION_MAX_AGE = timedelta(hours=int(os.environ.get("STAFF_SESSION_MAX_HOURS", 8)))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
