@@ -127,7 +127,7 @@ IDENTITIES = (
         "noah.king", "Noah King", RiskTier.CONTRACTOR, account_state=AccountState.DISABLED
     ),
     IdentitySpec("omar.haddad", "Omar Haddad", RiskTier.PRIVILEGED),
-    IdentitySpec("svc-backup", "Backup service", RiskTier.SERVICE, owner="kofi.mensah"),
+    IdentitySpec("svc-backup", "Backup service", RiskTier.SERVICE, owner="omar.haddad"),
     IdentitySpec("svc-payroll", "Payroll export service", RiskTier.SERVICE, owner="chen.wei"),
 )
 
@@ -416,7 +416,9 @@ class _Seeder:
 
     def verified(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
         case = self.claimed(username, kind, opener=opener, agent=agent, replace=replace)
-        evidence = self.people[username].authenticators.exclude(label=replace or "").first()
+        person = self.people[username]
+        holder = person.owner if person.risk_tier == RiskTier.SERVICE else person  # its owner
+        evidence = holder.authenticators.exclude(label=replace or "").first()
         evidence_check_totp(
             case=case,
             authenticator=evidence,

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from directory.models import Authenticator, Identity
+from directory.models import AccountState, Authenticator, Identity
 from directory.services import recovery_apply
 from verification.selectors import evidence_summary
 
@@ -86,6 +86,11 @@ def case_open(
             raise CaseError(
                 f"{existing.reference} is already open for {subject}; work that case instead.",
                 code="duplicate_case",
+            )
+        if kind != Kind.REACTIVATION and subject.account_state == AccountState.DISABLED:
+            raise CaseError(
+                f"{subject} is disabled: a reactivation case, under its own policy, comes first.",
+                code="account_disabled",
             )
         if replaced_authenticator is not None and (
             kind != Kind.MFA_REBIND

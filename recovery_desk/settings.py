@@ -203,6 +203,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-cases": {
         "task": "cases.tasks.sweep_due_cases",
         "schedule": SWEEP_INTERVAL.total_seconds(),
+        # A sweep nobody ran within its interval is dropped: the next one does its work, so
+        # sweeps never pile up while workers are down or when two beats run.
+        "options": {"expires": SWEEP_INTERVAL.total_seconds()},
     },
 }
 

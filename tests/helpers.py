@@ -96,16 +96,22 @@ def wrong_code(authenticator: Authenticator) -> str:
     return next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
 
 
+def evidence_holder(case: RecoveryCase):
+    """Who proves the claim: the subject, or the registered owner of a service identity."""
+    return case.subject.owner if case.subject.risk_tier == RiskTier.SERVICE else case.subject
+
+
 def pass_totp(case: RecoveryCase, agent) -> Evidence:
-    """The subject reads a correct code from a fresh authenticator of theirs."""
-    authenticator = AuthenticatorFactory(identity=case.subject)
+    """The subject (or a service identity's owner) reads a correct code from a fresh
+    authenticator of theirs."""
+    authenticator = AuthenticatorFactory(identity=evidence_holder(case))
     return evidence_check_totp(
         case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
     )
 
 
 def fail_totp(case: RecoveryCase, agent, times: int = 1) -> None:
-    authenticator = AuthenticatorFactory(identity=case.subject)
+    authenticator = AuthenticatorFactory(identity=evidence_holder(case))
     for _ in range(times):
         evidence_check_totp(
             case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent

@@ -8,8 +8,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.models import PolicyRule
 from cases.states import Kind
+from directory.connectors.base import ConnectorError
 from tests.cases.builders import open_case
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+from tests.helpers import ready_case
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +199,28 @@ def test_an_action_on_a_mangled_selection_is_turned_away(client, admin_user, age
     assert "Select rows from the list." in response.content.decode()
     case.refresh_from_db()
     assert case.assigned_agent_id is None
+
+
+class UnreachableDirectory:
+    name = "unreachable"
+    capabilities = frozenset()
+
+    def revoke_sessions(self, identity):
+        raise ConnectorError("The directory did not answer; try again.")
+
+
+def test_a_directory_that_fails_shows_a_message_and_leaves_the_case_ready(
+    client, clock, agent, monkeypatch
+):
+    monkeypatch.setattr("directory.services.get_connector", lambda *a, **kw: UnreachableDirectory())
+    case = ready_case(agent=agent)
+    _signed_in(client, agent)
+    response = client.post(
+        "/admin/cases/recoverycase/",
+        {"action": "execute", "_selected_action": [str(case.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "The directory did not answer; try again." in response.content.decode()
+    case.refresh_from_db()
+    assert case.state == "ready"

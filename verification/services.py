@@ -8,7 +8,7 @@ from cases.policy import pinned_policy
 from cases.states import Kind, State
 from cases.transitions import apply_transition
 from cases.workflow import ensure_not_expired, ensure_working_agent, lock_case
-from directory.models import Authenticator, Identity
+from directory.models import Authenticator, Identity, RiskTier
 
 from .errors import VerificationError
 from .methods import TOTP
@@ -23,6 +23,14 @@ def _ensure_independent(case, authenticator: Authenticator) -> None:
             "The authenticator being replaced cannot prove who the caller is; use another method.",
             code="not_independent",
         )
+
+
+def _evidence_holder_id(case) -> int:
+    """Whose authenticators prove the claim: the subject's, or for a service identity its
+    registered human owner's (DESIGN.md "Policy": recovered only through that owner)."""
+    subject = case.subject
+    # The database holds that every service identity has an owner (service_identity_has_owner).
+    return subject.owner_id if subject.risk_tier == RiskTier.SERVICE else subject.pk
 
 
 def _failures_for_identity(case, now) -> int:
@@ -74,10 +82,12 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
         # failures count per person across cases, so two checks on two cases of one person
         # must not both read the count before either has added to it.
         Identity.objects.select_for_update().values_list("pk", flat=True).get(pk=case.subject_id)
+        holder_id = _evidence_holder_id(case)
         authenticator = Authenticator.objects.select_for_update().get(pk=authenticator.pk)
-        if authenticator.identity_id != case.subject_id or not authenticator.is_active:
+        if authenticator.identity_id != holder_id or not authenticator.is_active:
+            whose = "its owner" if holder_id != case.subject_id else "this subject"
             raise VerificationError(
-                "That is not an active authenticator of this subject.", code="bad_authenticator"
+                f"That is not an active authenticator of {whose}.", code="bad_authenticator"
             )
         _ensure_independent(case, authenticator)
         if not (token.isascii() and token.isdigit()) or len(token) != authenticator.digits:

@@ -2,6 +2,7 @@ import enum
 from typing import Protocol, runtime_checkable
 
 from directory.models import Identity
+from recovery_desk.errors import DomainError
 
 
 class Capability(enum.StrEnum):
@@ -15,8 +16,11 @@ class Capability(enum.StrEnum):
     REPLACE_AUTHENTICATORS = "replace_authenticators"
 
 
-class ConnectorError(Exception):
-    """The directory refused or could not be reached; the caller decides whether to retry."""
+class ConnectorError(DomainError):
+    """The directory refused or could not be reached; the caller decides whether to retry.
+    A domain error, so the admin shows it as a message and the case stays as it was."""
+
+    code = "directory_error"
 
 
 @runtime_checkable

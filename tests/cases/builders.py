@@ -25,7 +25,8 @@ def current_code(authenticator) -> str:
 def verified_case(*, agent, opener=None, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD):
     """A case claimed by ``agent`` with passing TOTP evidence, verified."""
     subject = IdentityFactory(risk_tier=tier)
-    authenticator = AuthenticatorFactory(identity=subject)
+    # A service identity is recovered through its owner: the owner reads the code.
+    authenticator = AuthenticatorFactory(identity=subject.owner or subject)
     extra = {}
     if kind == Kind.MFA_REBIND:
         extra["replaced_authenticator"] = AuthenticatorFactory(identity=subject, label="lost")

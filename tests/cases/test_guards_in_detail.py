@@ -20,7 +20,7 @@ from cases.services import (
     case_verify,
 )
 from cases.states import Kind, State
-from directory.models import Authenticator, Identity, RiskTier
+from directory.models import AccountState, Authenticator, Identity, RiskTier
 from tests.cases.builders import current_code, open_case
 from tests.cases.factories import make_security_reviewer
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
@@ -440,3 +440,15 @@ def test_executing_a_case_that_is_not_ready_never_touches_the_directory(
     with refused(case, code="not_ready"):
         case_execute(case=case, actor=agent)
     assert spy_connector.calls == []
+
+
+# --- a disabled account is reactivated first -------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [Kind.PASSWORD_RESET, Kind.MFA_REBIND])
+def test_a_disabled_account_gets_no_reset_or_rebind_before_its_reactivation(clock, agent, kind):
+    subject = IdentityFactory(account_state=AccountState.DISABLED)
+    witness = open_case(opener=agent, kind=Kind.REACTIVATION, subject=subject)
+    with refused(witness, code="account_disabled") as excinfo:
+        open_case(opener=agent, kind=kind, subject=subject)
+    assert "reactivation case" in str(excinfo.value)

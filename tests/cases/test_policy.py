@@ -38,12 +38,13 @@ def test_the_check_names_each_way_a_riskier_tier_got_easier():
 @pytest.mark.django_db
 def test_an_edit_that_makes_a_riskier_tier_easier_is_refused_and_changes_nothing(admin_user):
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
+    events = AuditEvent.objects.count()
     with pytest.raises(CaseError) as refused:
         policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 0})
     assert refused.value.code == "policy_refused"
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (2, 1)
-    assert not AuditEvent.objects.exists()
+    assert AuditEvent.objects.count() == events
 
 
 @pytest.mark.django_db
@@ -54,8 +55,8 @@ def test_an_edit_is_a_new_version_with_one_audit_event_and_a_history_row(admin_u
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (3, 2)
     assert rule.history.count() == before + 1
-    event = AuditEvent.objects.get()
-    assert (event.action, event.actor) == ("policy.update", admin_user)
+    event = AuditEvent.objects.get(actor=admin_user)
+    assert event.action == "policy.update"
     assert event.detail["new"] == {"approvals_required": "3"}
 
 
@@ -68,3 +69,11 @@ def test_a_policy_may_only_allow_methods_the_system_checks(admin_user, method):
     assert f"'{method}' is not an evidence method the system checks" in refused.value.message
     rule.refresh_from_db()
     assert rule.allowed_methods == ["totp"]
+
+
+@pytest.mark.django_db
+def test_a_standard_reactivation_needs_a_managers_approval():
+    """An account is usually disabled on purpose: one agent alone never switches it back on."""
+    rule = PolicyRule.objects.get(kind=Kind.REACTIVATION, risk_tier="standard")
+    assert (rule.approvals_required, rule.approver_role) == (1, "manager")
+    assert rule.history.latest("history_id").version == rule.version

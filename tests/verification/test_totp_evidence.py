@@ -13,9 +13,9 @@ from audit.models import AuditEvent
 from cases.models import RecoveryCase
 from cases.services import case_release
 from cases.states import Kind, State
-from directory.models import Authenticator
+from directory.models import Authenticator, RiskTier
 from tests.cases.builders import current_code
-from tests.directory.factories import AuthenticatorFactory
+from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import claimed_case, refused, wrong_code
 from verification.errors import VerificationError
 from verification.models import Evidence
@@ -158,3 +158,19 @@ def test_the_totp_key_never_reaches_the_audit_trail_or_any_history(case, authent
         *RecoveryCase.history.values(),
     ]
     assert authenticator.key not in json.dumps(rows, cls=DjangoJSONEncoder)
+
+
+# --- a service identity is recovered through its registered human owner --------------------
+
+
+def test_a_service_identity_is_proved_by_its_owners_authenticator_not_its_own(clock, agent):
+    owner = IdentityFactory()
+    service = IdentityFactory(risk_tier=RiskTier.SERVICE, owner=owner)
+    case = claimed_case(agent=agent, subject=service)
+    own_key = AuthenticatorFactory(identity=service)
+    owners_phone = AuthenticatorFactory(identity=owner)
+
+    with refused(case, code="bad_authenticator", error=VerificationError) as excinfo:
+        check(case, own_key, current_code(own_key), agent)
+    assert "of its owner" in str(excinfo.value)
+    assert check(case, owners_phone, current_code(owners_phone), agent).outcome == "passed"
