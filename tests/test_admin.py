@@ -205,8 +205,10 @@ class UnreachableDirectory:
     name = "unreachable"
     capabilities = frozenset()
 
-    def revoke_sessions(self, identity):
+    def unlock(self, identity):
         raise ConnectorError("The directory did not answer; try again.")
+
+    revoke_sessions = unlock
 
 
 def test_a_directory_that_fails_shows_a_message_and_leaves_the_case_ready(

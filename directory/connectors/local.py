@@ -41,6 +41,11 @@ class LocalDirectory:
         identity.save(update_fields=["account_state"])
         return 1
 
+    def unlock(self, identity: Identity) -> int:
+        if identity.account_state != AccountState.LOCKED:
+            return 0  # active already, or disabled: only a reactivation enables
+        return self._set_state(identity, AccountState.ACTIVE)
+
     def enable(self, identity: Identity) -> int:
         return self._set_state(identity, AccountState.ACTIVE)
 

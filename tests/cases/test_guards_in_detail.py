@@ -408,6 +408,9 @@ class SpyConnector:
     def set_password(self, identity, *, password):
         return self._record("set_password")
 
+    def unlock(self, identity):
+        return self._record("unlock")
+
     def enable(self, identity):
         return self._record("enable")
 
@@ -430,7 +433,7 @@ def spy_connector(monkeypatch):
 
 def test_the_spy_connector_sees_a_ready_case_executed(clock, agent, spy_connector):
     case_execute(case=ready_case(agent=agent), actor=agent)
-    assert spy_connector.calls == ["revoke_sessions"]
+    assert spy_connector.calls == ["unlock", "revoke_sessions"]
 
 
 def test_executing_a_case_that_is_not_ready_never_touches_the_directory(
@@ -452,3 +455,11 @@ def test_a_disabled_account_gets_no_reset_or_rebind_before_its_reactivation(cloc
     with refused(witness, code="account_disabled") as excinfo:
         open_case(opener=agent, kind=kind, subject=subject)
     assert "reactivation case" in str(excinfo.value)
+
+
+def test_a_completed_password_reset_ends_the_lockout_of_a_locked_account(clock, agent):
+    subject = IdentityFactory(account_state=AccountState.LOCKED)
+    case = ready_case(agent=agent, subject=subject)
+    case = case_execute(case=case, actor=agent)
+    subject.refresh_from_db()
+    assert (case.state, subject.account_state) == (State.COMPLETED, AccountState.ACTIVE)

@@ -121,3 +121,17 @@ def test_set_password_keeps_the_password_out_of_history(db, directory):
     rows = list(identity.history.values())
     assert rows and "password_hash" not in rows[0]
     assert PASSWORD not in json.dumps(rows, cls=DjangoJSONEncoder)
+
+
+def test_unlock_is_idempotent(db, directory):
+    identity = IdentityFactory(account_state=AccountState.LOCKED)
+    _repeat_changes_nothing(directory, "unlock", identity)
+    identity.refresh_from_db()
+    assert identity.account_state == AccountState.ACTIVE
+
+
+def test_unlock_never_enables_a_disabled_account(db, directory):
+    identity = IdentityFactory(account_state=AccountState.DISABLED)
+    assert directory.unlock(identity) == 0
+    identity.refresh_from_db()
+    assert identity.account_state == AccountState.DISABLED
