@@ -35,8 +35,9 @@ from directory.models import (
     RiskTier,
 )
 from recovery_desk.errors import DomainError
+from verification.selectors import evidence_holder_id
 from verification.services import evidence_check_totp
-from verification.totp import totp_code_at
+from verification.totp import totp_code_at, totp_code_refused_at
 
 from . import roles
 from .models import Queue, RecoveryCase
@@ -369,7 +370,7 @@ class _Seeder:
             evidence_check_totp(
                 case=case,
                 authenticator=authenticator,
-                token=wrong_code(authenticator),
+                token=totp_code_refused_at(authenticator, at=timezone.now()),
                 actor=agent1,
             )
 
@@ -416,9 +417,13 @@ class _Seeder:
 
     def verified(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
         case = self.claimed(username, kind, opener=opener, agent=agent, replace=replace)
-        person = self.people[username]
-        holder = person.owner if person.risk_tier == RiskTier.SERVICE else person  # its owner
-        evidence = holder.authenticators.exclude(label=replace or "").first()
+        holder_id = evidence_holder_id(self.people[username])
+        evidence = (
+            Authenticator.objects.filter(identity_id=holder_id)
+            .exclude(label=replace or "")
+            .order_by("pk")
+            .first()
+        )
         evidence_check_totp(
             case=case,
             authenticator=evidence,
@@ -426,16 +431,6 @@ class _Seeder:
             actor=agent,
         )
         return case_verify(case=case, actor=agent)
-
-
-def wrong_code(authenticator: Authenticator) -> str:
-    """A well-formed code that no step near now accepts (what a caller guessing would read)."""
-    now = timezone.now()
-    near = {
-        totp_code_at(authenticator, at=now + timedelta(seconds=authenticator.step * k))
-        for k in range(-3, 4)
-    }
-    return next(c for c in ("000000", "123456", "111111", "999999") if c not in near)
 
 
 # -- demo_otp ---------------------------------------------------------------------------------

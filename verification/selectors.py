@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from directory.models import Identity, RiskTier
+
 from .models import Evidence
 
 
@@ -22,3 +24,14 @@ def evidence_summary(*, case) -> EvidenceSummary:
     return EvidenceSummary(
         score=sum(best.values()), factors=frozenset(best), methods=frozenset(methods)
     )
+
+
+def evidence_holder_id(subject: Identity) -> int:
+    """Whose authenticators prove the claim: the subject's, or for a service identity its
+    registered human owner's (DESIGN.md "Policy": recovered only through that owner). The
+    database holds that every service identity has an owner (service_identity_has_owner).
+    """
+    if subject.risk_tier != RiskTier.SERVICE:
+        return subject.pk
+    assert subject.owner_id is not None
+    return subject.owner_id

@@ -8,11 +8,12 @@ from cases.policy import pinned_policy
 from cases.states import Kind, State
 from cases.transitions import apply_transition
 from cases.workflow import ensure_not_expired, ensure_working_agent, lock_case
-from directory.models import Authenticator, Identity, RiskTier
+from directory.models import Authenticator, Identity
 
 from .errors import VerificationError
 from .methods import TOTP
 from .models import Evidence
+from .selectors import evidence_holder_id
 from .totp import totp_match
 
 
@@ -23,14 +24,6 @@ def _ensure_independent(case, authenticator: Authenticator) -> None:
             "The authenticator being replaced cannot prove who the caller is; use another method.",
             code="not_independent",
         )
-
-
-def _evidence_holder_id(case) -> int:
-    """Whose authenticators prove the claim: the subject's, or for a service identity its
-    registered human owner's (DESIGN.md "Policy": recovered only through that owner)."""
-    subject = case.subject
-    # The database holds that every service identity has an owner (service_identity_has_owner).
-    return subject.owner_id if subject.risk_tier == RiskTier.SERVICE else subject.pk
 
 
 def _failures_for_identity(case, now) -> int:
@@ -82,7 +75,7 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
         # failures count per person across cases, so two checks on two cases of one person
         # must not both read the count before either has added to it.
         Identity.objects.select_for_update().values_list("pk", flat=True).get(pk=case.subject_id)
-        holder_id = _evidence_holder_id(case)
+        holder_id = evidence_holder_id(case.subject)
         authenticator = Authenticator.objects.select_for_update().get(pk=authenticator.pk)
         if authenticator.identity_id != holder_id or not authenticator.is_active:
             whose = "its owner" if holder_id != case.subject_id else "this subject"

@@ -1,6 +1,6 @@
 import hmac
 from binascii import unhexlify
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django_otp.oath import TOTP
 
@@ -33,3 +33,13 @@ def totp_code_at(authenticator: Authenticator, *, at: datetime) -> str:
     )
     totp.time = at.timestamp()
     return str(totp.token()).zfill(authenticator.digits)
+
+
+def totp_code_refused_at(authenticator: Authenticator, *, at: datetime) -> str:
+    """A well-formed code the authenticator accepts at no step near ``at`` (what a caller
+    guessing would read; demos and tests)."""
+    near = {
+        totp_code_at(authenticator, at=at + timedelta(seconds=authenticator.step * k))
+        for k in range(-3, 4)
+    }
+    return next(c for c in ("000000", "123456", "111111", "999999") if c not in near)

@@ -7,8 +7,9 @@ from django.utils import timezone
 from approvals.services import approval_grant
 from cases.services import case_claim, case_open, case_verify
 from cases.states import Kind
-from directory.models import RiskTier
+from directory.models import Identity, RiskTier
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+from verification.selectors import evidence_holder_id
 from verification.services import evidence_check_totp
 from verification.totp import totp_code_at
 
@@ -26,7 +27,8 @@ def verified_case(*, agent, opener=None, kind=Kind.PASSWORD_RESET, tier=RiskTier
     """A case claimed by ``agent`` with passing TOTP evidence, verified."""
     subject = IdentityFactory(risk_tier=tier)
     # A service identity is recovered through its owner: the owner reads the code.
-    authenticator = AuthenticatorFactory(identity=subject.owner or subject)
+    holder = Identity.objects.get(pk=evidence_holder_id(subject))
+    authenticator = AuthenticatorFactory(identity=holder)
     extra = {}
     if kind == Kind.MFA_REBIND:
         extra["replaced_authenticator"] = AuthenticatorFactory(identity=subject, label="lost")

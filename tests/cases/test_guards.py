@@ -28,6 +28,7 @@ from tests.cases.builders import current_code, open_case
 from tests.cases.factories import make_agent
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import (
+    JUSTIFICATION,
     awaiting_approval_case,
     cancelled_case,
     claimed_case,
@@ -45,8 +46,6 @@ from tests.helpers import (
     verified_case_for,
 )
 from verification.services import evidence_check_totp
-
-JUSTIFICATION = "Executive locked out before a board meeting; identity confirmed in person."
 
 
 @pytest.fixture

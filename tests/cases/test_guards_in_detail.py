@@ -25,6 +25,7 @@ from tests.cases.builders import current_code, open_case
 from tests.cases.factories import make_security_reviewer
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import (
+    JUSTIFICATION,
     awaiting_approval_case,
     cancelled_case,
     claimed_case,
@@ -40,8 +41,6 @@ from tests.helpers import (
     verified_case_for,
 )
 from verification.services import evidence_check_totp
-
-JUSTIFICATION = "Executive locked out before a board meeting; identity confirmed in person."
 
 
 def _read_code(case, agent):
