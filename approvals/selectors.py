@@ -14,9 +14,19 @@ class Decisions:
     valid_approvals: int
 
 
+def current_round(*, case) -> QuerySet[Approval]:
+    """Decisions since the case last came back from security: a case flagged or escalated and
+    then released goes through verification and approval again, and earlier approvals of it
+    no longer vouch for it."""
+    rows = Approval.objects.filter(case=case)
+    if case.released_at is not None:
+        rows = rows.filter(decided_at__gt=case.released_at)
+    return rows
+
+
 def decisions_on(*, case, now: datetime) -> Decisions:
     """One read. An approval lapses at ``valid_until`` if the case did not move on in time."""
-    rows = Approval.objects.filter(case=case).values_list("approver_id", "decision", "valid_until")
+    rows = current_round(case=case).values_list("approver_id", "decision", "valid_until")
     return Decisions(
         deciders=frozenset(approver for approver, _, _ in rows),
         valid_approvals=sum(
@@ -27,7 +37,15 @@ def decisions_on(*, case, now: datetime) -> Decisions:
     )
 
 
+def has_decided(*, case, user) -> bool:
+    """Has this person ever decided on the case? One decision per person per case, in any
+    round (the database holds it: one_decision_per_approver)."""
+    return Approval.objects.filter(case=case, approver_id=user.pk).exists()
+
+
 def valid_approvals(*, case, now: datetime) -> QuerySet[Approval]:
-    return Approval.objects.filter(
-        case=case, decision=Approval.Decision.APPROVED, valid_until__gt=now
-    ).select_related("approver")
+    return (
+        current_round(case=case)
+        .filter(decision=Approval.Decision.APPROVED, valid_until__gt=now)
+        .select_related("approver")
+    )

@@ -1,50 +1,21 @@
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
+from audit.actions import Action
 from audit.services import audit_record
 from cases import roles
 from cases.models import RecoveryCase
 from cases.policy import PinnedPolicy, pinned_policy
 from cases.states import State
-from cases.transitions import apply_transition
-from cases.workflow import ensure_not_expired, is_subject, lock_case, stage_after_approval
+from cases.transitions import apply_transition, ensure_allowed
+from cases.workflow import lock_case, stage_after_approval
 
 from .errors import ApprovalError
 from .models import Approval
-from .selectors import Decisions, decisions_on, valid_approvals
+from .selectors import decisions_on, valid_approvals
 
 
-def _ensure_may_decide(
-    case: RecoveryCase,
-    approver: User,
-    reason: str,
-    policy: PinnedPolicy,
-    decisions: Decisions,
-) -> None:
-    """Separation of duties (OWASP ASVS 2.3.5, DESIGN.md "Approvals")."""
-    if case.state != State.AWAITING_APPROVAL:
-        raise ApprovalError(
-            f"{case.reference} is {case.get_state_display().lower()}, not awaiting approval.",
-            code="not_awaiting_approval",
-        )
-    if is_subject(approver, case.subject):
-        raise ApprovalError("Nobody may approve the recovery of their own account.", code="self")
-    if approver.pk == case.opened_by_id:
-        raise ApprovalError("The person who opened a case may not approve it.", code="opener")
-    if approver.pk in (case.verified_by_id, case.assigned_agent_id):
-        raise ApprovalError("The agent who verified a case may not approve it.", code="verifier")
-    if not roles.can_approve(approver, case.queue, policy.approver_role):
-        raise ApprovalError(
-            f"Approvals in {case.queue} for this tier come from a "
-            f"{policy.approver_role.replace('_', ' ')} holding approval rights on the queue.",
-            code="not_approver",
-        )
-    if approver.pk in decisions.deciders:
-        raise ApprovalError(
-            f"You have already decided on {case.reference}; N approvals need N people.",
-            code="already_decided",
-        )
+def _require_reason(reason: str) -> None:
     if not reason.strip():
         raise ApprovalError("Give a reason for the decision.", code="reason_required")
 
@@ -76,14 +47,17 @@ def _still_entitled(case: RecoveryCase, policy: PinnedPolicy, now, *, exclude: A
 
 
 def approval_grant(*, case: RecoveryCase, approver: User, reason: str) -> Approval:
-    """Record one approval; the N-th distinct valid approval moves the case on."""
+    """Record one approval; the N-th distinct valid approval moves the case on.
+
+    Separation of duties (OWASP ASVS 2.3.5) is the table's ``approver`` rule
+    (``cases.access.approver_of_case``); the database trigger holds it for every other writer.
+    """
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "approve", approver, now)
+        _require_reason(reason)
         policy = pinned_policy(case)
         decisions = decisions_on(case=case, now=now)
-        _ensure_may_decide(case, approver, reason, policy, decisions)
-        ensure_not_expired(case, now)
         approval = _record(case, approver, Approval.Decision.APPROVED, reason, now, policy)
         granted = decisions.valid_approvals + 1
         if granted >= policy.approvals_required:
@@ -97,30 +71,34 @@ def approval_grant(*, case: RecoveryCase, approver: User, reason: str) -> Approv
                 "approve",
                 target=target,
                 actor=approver,
+                now=now,
                 update_fields=("approved_at", *fields),
                 detail=detail,
             )
         else:
-            audit_record(actor=approver, action="approval.grant", case=case, detail=detail)
+            audit_record(
+                actor=approver, action=Action.APPROVAL_GRANT, case=case, detail=detail, at=now
+            )
     return approval
 
 
 def approval_deny(*, case: RecoveryCase, approver: User, reason: str) -> Approval:
-    """One deny rejects the case."""
+    """One deny rejects the case; the reason is written into the audit event."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        policy = pinned_policy(case)
-        _ensure_may_decide(case, approver, reason, policy, decisions_on(case=case, now=now))
-        ensure_not_expired(case, now)
-        approval = _record(case, approver, Approval.Decision.DENIED, reason, now, policy)
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "deny", approver, now)
+        _require_reason(reason)
+        approval = _record(
+            case, approver, Approval.Decision.DENIED, reason, now, pinned_policy(case)
+        )
         case.closing_reason = reason
         apply_transition(
             case,
-            "reject",
+            "deny",
             target=State.REJECTED,
             actor=approver,
+            now=now,
             update_fields=("closing_reason",),
-            detail={"approval_id": approval.pk},
+            detail={"approval_id": approval.pk, "reason": reason},
         )
     return approval

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from .actions import Action, ActorKind
+
 
 class AuditEvent(models.Model):
     """One row per action, append-only. Issue "tamper-evident trail" chains and DB-protects it."""
@@ -10,9 +12,10 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
     )
+    actor_kind = models.CharField(max_length=16, choices=ActorKind, default=ActorKind.STAFF)
     # Kept even if the user is renamed: the trail must read the same forever.
     actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64, db_index=True, choices=Action)
     case = models.ForeignKey(
         "cases.RecoveryCase",
         null=True,

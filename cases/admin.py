@@ -69,6 +69,9 @@ class PolicyRuleForm(forms.ModelForm):
             "approval_deadline",
             "ready_deadline",
             "recovery_gap",
+            "max_failures",
+            "failure_window",
+            "code_max_tries",
         )
 
     def clean(self):
@@ -130,7 +133,8 @@ class RecoveryCaseAdmin(ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
     show_full_result_count = False
     ordering = ("-opened_at",)
     exclude = ("policy_snapshot",)
-    actions = ["claim", "verify", "end_hold", "execute"]
+    # Holds end by themselves (the sweep); nobody ends one by hand.
+    actions = ["claim", "verify", "execute"]
 
     @admin.display(description="Reference", ordering="pk")
     def reference(self, obj):
@@ -148,14 +152,12 @@ class RecoveryCaseAdmin(ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
             self, request, queryset, lambda c, u: services.case_verify(case=c, actor=u), "Verified"
         )
 
-    @admin.action(description="End cooling-off where it has elapsed")
-    def end_hold(self, request, queryset):
-        run_service_on_each(
-            self, request, queryset, lambda c, u: services.case_end_hold(case=c, actor=u), "Ready"
-        )
-
     @admin.action(description="Execute the recovery")
     def execute(self, request, queryset):
         run_service_on_each(
-            self, request, queryset, lambda c, u: services.case_execute(case=c, actor=u), "Done"
+            self,
+            request,
+            queryset,
+            lambda c, u: services.case_execute(case=c, actor=u),
+            "Sent to the directory",
         )

@@ -65,6 +65,18 @@ class PolicyRule(models.Model):
         default=timedelta(0),
         help_text="Minimum time between two completed recoveries of this kind for one identity.",
     )
+    # Failure limits (NIST SP 800-63B-4 §3.2.2 rate limiting): counted per subject, per person
+    # who answers and per authenticator, across cases, within the window.
+    max_failures = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Failed evidence checks within the window before the case escalates.",
+    )
+    failure_window = models.DurationField(
+        default=timedelta(hours=24), help_text="How far back failed checks count."
+    )
+    code_max_tries = models.PositiveSmallIntegerField(
+        default=3, help_text="Tries one issued one-time code allows before it is spent."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
@@ -75,6 +87,12 @@ class PolicyRule(models.Model):
             models.CheckConstraint(
                 name="policy_needs_some_evidence",
                 condition=Q(min_evidence_score__gte=1, min_independent_methods__gte=1),
+            ),
+            models.CheckConstraint(
+                name="policy_failure_limits_set",
+                condition=Q(
+                    max_failures__gte=1, code_max_tries__gte=1, failure_window__gt=timedelta(0)
+                ),
             ),
             models.CheckConstraint(
                 name="policy_pass_lifetime_short",
@@ -126,6 +144,8 @@ class RecoveryCase(models.Model):
     )
     break_glass_justification = models.TextField(blank=True, default="")
     closing_reason = models.TextField(blank=True, default="")
+    execution_attempts = models.PositiveSmallIntegerField(default=0)
+    execution_error = models.TextField(blank=True, default="")
 
     opened_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +155,8 @@ class RecoveryCase(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     cooling_off_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+    execution_started_at = models.DateTimeField(null=True, blank=True)
+    execution_attempted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     hold_until = models.DateTimeField(null=True, blank=True, db_index=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

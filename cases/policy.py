@@ -1,4 +1,4 @@
-"""The policy a case runs under, pinned at opening (DESIGN.md "Policy")."""
+"""The policy a case runs under, pinned at opening (docs/design.md "Policy")."""
 
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
@@ -16,7 +16,10 @@ _DURATIONS = (
     "approval_deadline",
     "ready_deadline",
     "recovery_gap",
+    "failure_window",
 )
+# Fields a case pinned before they existed read as the values in force back then.
+_SNAPSHOT_DEFAULTS = {"max_failures": 3, "failure_window": 24 * 3600, "code_max_tries": 3}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class PinnedPolicy:
     approval_deadline: timedelta
     ready_deadline: timedelta
     recovery_gap: timedelta
+    max_failures: int
+    failure_window: timedelta
+    code_max_tries: int
 
     @classmethod
     def from_rule(cls, rule: PolicyRule) -> "PinnedPolicy":
@@ -56,7 +62,7 @@ class PinnedPolicy:
 
     @classmethod
     def from_snapshot(cls, data: dict) -> "PinnedPolicy":
-        values = dict(data)
+        values = {**_SNAPSHOT_DEFAULTS, **data}
         for name in _DURATIONS:
             values[name] = timedelta(seconds=values[name])
         values["allowed_methods"] = tuple(values["allowed_methods"])
@@ -85,6 +91,7 @@ _AT_LEAST = (
     "approvals_required",
     "cooling_off",
     "recovery_gap",
+    "failure_window",
 )
 _AT_MOST = (
     "pass_lifetime",
@@ -92,6 +99,8 @@ _AT_MOST = (
     "verify_deadline",
     "approval_deadline",
     "ready_deadline",
+    "max_failures",
+    "code_max_tries",
 )
 
 
@@ -101,7 +110,9 @@ def _easier_than(lower, higher) -> list[str]:
         f"{name} is lower" for name in _AT_LEAST if getattr(higher, name) < getattr(lower, name)
     ]
     found += [
-        f"{name} is longer" for name in _AT_MOST if getattr(higher, name) > getattr(lower, name)
+        f"{name} is {'longer' if isinstance(getattr(higher, name), timedelta) else 'higher'}"
+        for name in _AT_MOST
+        if getattr(higher, name) > getattr(lower, name)
     ]
     if not set(higher.allowed_methods) <= set(lower.allowed_methods):
         found.append("it allows methods the lower tier does not")

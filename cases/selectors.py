@@ -1,7 +1,12 @@
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Count, Q, QuerySet
 
+from .errors import Refusal
 from .models import Queue, RecoveryCase
 from .states import OPEN_STATES, State
+from .transitions import TRANSITIONS, refusal_for
 
 
 def queue_cases(*, queue: Queue, states: frozenset[str] = OPEN_STATES) -> QuerySet[RecoveryCase]:
@@ -21,3 +26,38 @@ def queue_cases(*, queue: Queue, states: frozenset[str] = OPEN_STATES) -> QueryS
 
 def claimable_count(*, queue: Queue) -> int:
     return RecoveryCase.objects.filter(queue=queue, state=State.NEW).count()
+
+
+@dataclass(frozen=True)
+class AvailableAction:
+    """One thing a person might do to a case now: allowed, or the refusal that stops it."""
+
+    name: str  # a transition of the table, or "evidence:<method>"
+    label: str
+    refusal: Refusal | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def available_actions(case: RecoveryCase, user, now: datetime) -> list[AvailableAction]:
+    """Every action of the transition table, and every evidence method, for ``user`` on
+    ``case`` at ``now``, each allowed or with the refusal (code and sentence) the service would
+    raise. Screens draw their buttons from this; the services ask the same rules.
+    """
+    from verification.methods import METHODS
+
+    from .policy import pinned_policy
+
+    actions = [
+        AvailableAction(t.name, t.label, refusal_for(case, t.name, user, now))
+        for t in TRANSITIONS.values()
+        if t.name != "check_evidence"
+    ]
+    evidence_refusal = refusal_for(case, "check_evidence", user, now)
+    policy = pinned_policy(case)
+    for method in METHODS.values():
+        refusal = evidence_refusal or method.is_allowed(case=case, policy=policy)
+        actions.append(AvailableAction(f"evidence:{method.code}", method.label, refusal))
+    return actions

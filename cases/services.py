@@ -1,59 +1,50 @@
 """Every write to a recovery case. Each function: one transaction, the case row locked and
-re-read, guards re-checked on it and on the clock, exactly one audit event (via
-``apply_transition`` or ``audit_record``). A refused action raises a ``CaseError`` and writes
-nothing.
+re-read with the database's clock, the transition table's rules checked on that row
+(``ensure_allowed``), exactly one audit event (via ``apply_transition`` or ``audit_record``).
+A refused action raises a ``CaseError`` and writes nothing.
 """
+
+import re
+from datetime import datetime
+from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
+from audit.actions import Action
 from audit.services import audit_record
-from directory.models import AccountState, Authenticator, Identity
-from directory.services import recovery_apply
-from verification.selectors import evidence_summary
+from directory.models import Authenticator, Identity
+from recovery_desk import clock
+from recovery_desk.actors import SUBJECT, SYSTEM
 
-from . import roles
-from .errors import CaseError, GuardFailed, PermissionRefused
+from . import access
+from .errors import CaseError
+from .execution import plan_refusal
+from .guards import account_allows_kind
 from .models import Queue, RecoveryCase
 from .policy import pinned_policy, policy_for
 from .states import OPEN_STATES, Channel, Kind, State
-from .transitions import apply_transition
-from .workflow import (
-    ensure_hold_elapsed,
-    ensure_not_expired,
-    ensure_outside_recovery_gap,
-    ensure_working_agent,
-    fmt_utc,
-    is_subject,
-    lock_case,
-    own_account_filter,
-    stage_after_approval,
-    stage_ready,
-)
+from .transitions import apply_transition, ensure_allowed
+from .workflow import lock_case, stage_after_approval, stage_ready
 
-
-def _ensure_not_subject(actor: User, case_or_identity) -> None:
-    if is_subject(actor, getattr(case_or_identity, "subject", case_or_identity)):
-        raise PermissionRefused("Nobody may act on the recovery of their own account.")
-
-
-def _ensure_security_reviewer(actor: User, case: RecoveryCase, doing: str) -> None:
-    """A reviewer oversees the people on the case, so is never one of them (someone holding
-    both the agent and the reviewer role cannot release or break glass on their own work).
-    """
-    if not roles.can_review(actor, case.queue):
-        raise PermissionRefused(f"Only a security reviewer of {case.queue} may {doing}.")
-    _ensure_not_subject(actor, case)
-    if actor.pk in (case.opened_by_id, case.assigned_agent_id, case.verified_by_id):
-        raise PermissionRefused(
-            f"You opened or worked {case.reference}; another security reviewer must {doing}."
-        )
+MIN_JUSTIFICATION_WORDS = 5
 
 
 def _require_reason(text: str, ask: str) -> None:
     if not text.strip():
         raise CaseError(ask, code="reason_required")
+
+
+def _require_justification(text: str) -> None:
+    """Break-glass is justified in words a reviewer can check later: at least 20 characters
+    and five distinct words (twenty of one letter is not a justification)."""
+    words = {w.casefold() for w in re.findall(r"[^\W\d_]{2,}", text)}
+    if len(text.strip()) < 20 or len(words) < MIN_JUSTIFICATION_WORDS:
+        raise CaseError(
+            "Break-glass needs a written justification: at least 20 characters and "
+            f"{MIN_JUSTIFICATION_WORDS} different words saying what the emergency is.",
+            code="justification_required",
+        )
 
 
 def case_open(
@@ -65,7 +56,10 @@ def case_open(
     external_ticket: str = "",
     replaced_authenticator: Authenticator | None = None,
 ) -> RecoveryCase:
-    """Open a case under the policy in force now; the case pins that policy version."""
+    """Open a case under the policy in force now; the case pins that policy version.
+
+    Refused when the configured directory cannot carry out this kind of recovery.
+    """
     queue = Queue.objects.filter(kind=kind).first()
     if queue is None:
         raise CaseError(f"There is no queue for '{kind}' recoveries.", code="unknown_kind")
@@ -74,11 +68,18 @@ def case_open(
             f"'{intake_channel}' is not an intake channel ({', '.join(Channel.values)}).",
             code="unknown_channel",
         )
-    if not roles.can_work(actor, queue):
-        raise PermissionRefused(f"You do not work the {queue} queue.")
+    if refusal := plan_refusal(kind):
+        raise refusal.error()
     with transaction.atomic():
-        subject = Identity.objects.select_for_update().get(pk=subject.pk)
-        _ensure_not_subject(actor, subject)
+        subject = (
+            Identity.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .get(pk=subject.pk)
+        )
+        if refusal := access.works_queue(actor, queue) or access.not_own_recovery(subject, actor):
+            raise refusal.error()
+        if refusal := access.owner_active(subject):
+            raise refusal.error()
         existing = RecoveryCase.objects.filter(
             subject=subject, kind=kind, state__in=OPEN_STATES
         ).first()
@@ -87,11 +88,8 @@ def case_open(
                 f"{existing.reference} is already open for {subject}; work that case instead.",
                 code="duplicate_case",
             )
-        if kind != Kind.REACTIVATION and subject.account_state == AccountState.DISABLED:
-            raise CaseError(
-                f"{subject} is disabled: a reactivation case, under its own policy, comes first.",
-                code="account_disabled",
-            )
+        if refusal := account_allows_kind(subject, kind):
+            raise refusal.error()
         if replaced_authenticator is not None and (
             kind != Kind.MFA_REBIND
             or replaced_authenticator.identity_id != subject.pk
@@ -103,7 +101,7 @@ def case_open(
                 code="bad_authenticator",
             )
         policy = policy_for(kind=kind, risk_tier=subject.risk_tier)
-        now = timezone.now()
+        now = clock.now()
         case = RecoveryCase.objects.create(
             kind=kind,
             queue=queue,
@@ -121,55 +119,52 @@ def case_open(
         )
         audit_record(
             actor=actor,
-            action="case.open",
+            action=Action.CASE_OPEN,
             case=case,
             new_state=case.state,
             detail={"policy_version": policy.version, "intake_channel": intake_channel},
+            at=now,
         )
-    return case
-
-
-def _claim_locked(case: RecoveryCase, agent: User, *, role_checked: bool = False) -> RecoveryCase:
-    now = timezone.now()
-    if case.assigned_agent_id is not None:
-        raise CaseError(f"{case.reference} is already claimed.", code="already_claimed")
-    if not role_checked and not roles.can_work(agent, case.queue):
-        raise PermissionRefused(f"You do not work the {case.queue} queue.")
-    _ensure_not_subject(agent, case)
-    ensure_not_expired(case, now)
-    policy = pinned_policy(case)
-    case.assigned_agent = agent
-    case.claimed_at = now
-    case.expires_at = now + policy.verify_deadline
-    apply_transition(
-        case,
-        "claim",
-        target=State.VERIFYING,
-        actor=agent,
-        update_fields=("assigned_agent", "claimed_at", "expires_at"),
-    )
     return case
 
 
 def case_claim(*, case: RecoveryCase, agent: User) -> RecoveryCase:
     with transaction.atomic():
-        return _claim_locked(lock_case(case.pk), agent)
+        locked, now = lock_case(case.pk)
+        return _claim_locked(locked, now, agent)
+
+
+def _claim_locked(case: RecoveryCase, now: datetime, agent: User) -> RecoveryCase:
+    ensure_allowed(case, "claim", agent, now)
+    case.assigned_agent = agent
+    case.claimed_at = now
+    case.expires_at = now + pinned_policy(case).verify_deadline
+    apply_transition(
+        case,
+        "claim",
+        target=State.VERIFYING,
+        actor=agent,
+        now=now,
+        update_fields=("assigned_agent", "claimed_at", "expires_at"),
+    )
+    return case
 
 
 def case_claim_next(*, queue: Queue, agent: User) -> RecoveryCase | None:
     """Take the oldest claimable case; SKIP LOCKED lets concurrent agents pass each other by."""
-    if not roles.can_work(agent, queue):
-        raise PermissionRefused(f"You do not work the {queue} queue.")
+    if refusal := access.works_queue(agent, queue):
+        raise refusal.error()
     with transaction.atomic():
+        now = clock.now()
         candidate = (
             RecoveryCase.objects.filter(
                 queue=queue,
                 state=State.NEW,
                 assigned_agent__isnull=True,
-                expires_at__gt=timezone.now(),
+                expires_at__gt=now,
             )
-            .exclude(own_account_filter(agent, prefix="subject__"))
-            .select_related("subject")
+            .exclude(access.own_account_filter(agent, prefix="subject__"))
+            .select_related("subject", "subject__owner")
             .order_by("opened_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
@@ -178,31 +173,18 @@ def case_claim_next(*, queue: Queue, agent: User) -> RecoveryCase | None:
             return None
         candidate.queue = queue
         # The candidate row is already locked by this transaction: no second read.
-        return _claim_locked(candidate, agent, role_checked=True)
+        return _claim_locked(candidate, now, agent)
 
 
 def case_verify(*, case: RecoveryCase, actor: User) -> RecoveryCase:
     """Close verification when the system-checked evidence meets the pinned policy."""
+    from verification.selectors import evidence_summary
+
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        if case.state != State.VERIFYING:
-            raise CaseError(f"{case.reference} is not being verified.", code="not_verifying")
-        ensure_working_agent(case, actor)
-        ensure_not_expired(case, now)
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "verify", actor, now)
         policy = pinned_policy(case)
         summary = evidence_summary(case=case)
-        if (
-            summary.score < policy.min_evidence_score
-            or len(summary.factors) < policy.min_independent_methods
-        ):
-            raise GuardFailed(
-                f"The evidence scores {summary.score} of the {policy.min_evidence_score} this "
-                f"policy needs, from {len(summary.factors)} of "
-                f"{policy.min_independent_methods} independent methods.",
-                code="insufficient_evidence",
-            )
-        ensure_outside_recovery_gap(case, policy, now)
         case.verified_by = actor
         case.verified_at = now
         target: str
@@ -217,21 +199,43 @@ def case_verify(*, case: RecoveryCase, actor: User) -> RecoveryCase:
             "verify",
             target=target,
             actor=actor,
+            now=now,
             update_fields=("verified_by", "verified_at", *fields),
             detail={"score": summary.score, "methods": sorted(summary.methods)},
         )
     return case
 
 
-def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
-    """A security reviewer sends an escalated case back to verification."""
+def case_flag_fraud(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
+    """Stop a case on suspicion of fraud or coaching (NIST SP 800-63A-4: proofing agents have a
+    way to flag it): it escalates to security, who alone can let it go on, through verification
+    and approval again."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        _ensure_security_reviewer(actor, case, "release it")
-        if case.state != State.ESCALATED:
-            raise CaseError(f"{case.reference} is not escalated.", code="not_escalated")
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "flag_fraud", actor, now)
+        _require_reason(reason, "Say what makes you suspect fraud.")
+        case.escalated_at = now
+        case.expires_at = None
+        case.hold_until = None
+        apply_transition(
+            case,
+            "flag_fraud",
+            target=State.ESCALATED,
+            actor=actor,
+            now=now,
+            update_fields=("escalated_at", "expires_at", "hold_until"),
+            detail={"reason": reason},
+        )
+    return case
+
+
+def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
+    """A security reviewer sends an escalated case back to verification; approvals given
+    before it was escalated no longer count."""
+    with transaction.atomic():
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "release", actor, now)
         _require_reason(reason, "Say why the case may go on.")
-        now = timezone.now()
         case.failed_checks = 0
         case.released_at = now
         case.expires_at = now + pinned_policy(case).verify_deadline
@@ -240,6 +244,7 @@ def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCas
             "release",
             target=State.VERIFYING,
             actor=actor,
+            now=now,
             update_fields=("failed_checks", "released_at", "expires_at"),
             detail={"reason": reason},
         )
@@ -249,17 +254,18 @@ def case_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCas
 def case_gap_release(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
     """A security reviewer lets a recovery inside the policy's minimum gap go on."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        _ensure_security_reviewer(actor, case, "release it")
-        if not case.is_open:
-            raise CaseError(f"{case.reference} is closed.", code="closed")
-        if case.gap_released_by_id is not None:
-            raise CaseError(f"{case.reference} is already released.", code="already_released")
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "gap_release", actor, now)
         _require_reason(reason, "Say why the case may go on.")
-        ensure_not_expired(case, timezone.now())
         case.gap_released_by = actor
         case.save(update_fields=["gap_released_by"])
-        audit_record(actor=actor, action="case.gap_release", case=case, detail={"reason": reason})
+        audit_record(
+            actor=actor,
+            action=Action.CASE_GAP_RELEASE,
+            case=case,
+            detail={"reason": reason},
+            at=now,
+        )
     return case
 
 
@@ -268,84 +274,101 @@ def case_reject(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase
     reviewer once escalated (suspected fraud; 800-63A-4 asks for a way to flag it).
     """
     with transaction.atomic():
-        case = lock_case(case.pk)
-        if case.state == State.ESCALATED:
-            _ensure_security_reviewer(actor, case, "reject an escalated case")
-        elif case.state == State.VERIFYING:
-            ensure_working_agent(case, actor)
-        else:
-            raise CaseError(
-                f"{case.reference} is {case.get_state_display().lower()}; only a case being "
-                "verified or an escalated one can be rejected here.",
-                code="not_rejectable",
-            )
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "reject", actor, now)
         _require_reason(reason, "Say why the case is rejected.")
-        ensure_not_expired(case, timezone.now())
         case.closing_reason = reason
         apply_transition(
             case,
             "reject",
             target=State.REJECTED,
             actor=actor,
+            now=now,
             update_fields=("closing_reason",),
         )
     return case
 
 
-def case_end_hold(*, case: RecoveryCase, actor: User | None = None) -> RecoveryCase:
-    """Cooling-off is over once the database clock passes ``hold_until``; never earlier."""
+def case_end_hold(*, case: RecoveryCase) -> RecoveryCase:
+    """Cooling-off is over once the database clock passes ``hold_until``; never earlier.
+    The system's step (the sweep): nobody ends a hold by hand."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        if case.state != State.COOLING_OFF:
-            raise CaseError(f"{case.reference} is not cooling off.", code="not_cooling_off")
-        ensure_hold_elapsed(case, now)
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "end_hold", SYSTEM, now)
         target, fields = stage_ready(case, pinned_policy(case), now)
-        apply_transition(case, "end_hold", target=target, actor=actor, update_fields=fields)
+        apply_transition(
+            case, "end_hold", target=target, actor=SYSTEM, now=now, update_fields=fields
+        )
+    return case
+
+
+def _lock_subject(case: RecoveryCase) -> None:
+    """Lock the person's row and re-read it: its account state is checked on this copy."""
+    case.subject = (
+        Identity.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .get(pk=case.subject_id)
+    )
+
+
+def _start_execution(case: RecoveryCase, name: str, actor: User) -> RecoveryCase:
+    from .tasks import execute_case
+
+    with transaction.atomic():
+        case, now = lock_case(case.pk)
+        _lock_subject(case)
+        ensure_allowed(case, name, actor, now)
+        case.execution_started_at = now
+        case.execution_attempts = 0
+        case.expires_at = None
+        apply_transition(
+            case,
+            name,
+            target=State.EXECUTING,
+            actor=actor,
+            now=now,
+            update_fields=("execution_started_at", "execution_attempts", "expires_at"),
+        )
+        transaction.on_commit(partial(execute_case.delay, case.pk))
     return case
 
 
 def case_execute(*, case: RecoveryCase, actor: User) -> RecoveryCase:
-    """Carry out the recovery on the directory and complete the case."""
+    """Start carrying the recovery out: ``executing`` is committed first, then a task calls the
+    directory outside any transaction (``cases/execution.py``)."""
+    return _start_execution(case, "execute", actor)
+
+
+def case_retry_execution(*, case: RecoveryCase, actor: User) -> RecoveryCase:
+    """Send a case whose directory call failed back to the directory."""
+    return _start_execution(case, "retry_execution", actor)
+
+
+def case_abandon(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCase:
+    """Give up on a case the directory cannot carry out; the subject opens a new one."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        ensure_hold_elapsed(case, now)
-        if case.state != State.READY:
-            raise CaseError(
-                f"{case.reference} is {case.get_state_display().lower()}, not ready.",
-                code="not_ready",
-            )
-        ensure_working_agent(case, actor)
-        ensure_not_expired(case, now)
-        ensure_outside_recovery_gap(case, pinned_policy(case), now)
-        changed = recovery_apply(
-            identity=Identity.objects.select_for_update().get(pk=case.subject_id),
-            kind=case.kind,
-            replaced_authenticator_id=case.replaced_authenticator_id,
-        )
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "abandon", actor, now)
+        _require_reason(reason, "Say why the case is abandoned.")
+        case.closing_reason = reason
         apply_transition(
             case,
-            "execute",
-            target=State.COMPLETED,
+            "abandon",
+            target=State.ABANDONED,
             actor=actor,
-            detail={"directory": changed},
+            now=now,
+            update_fields=("closing_reason",),
         )
     return case
 
 
 def case_break_glass(*, case: RecoveryCase, actor: User, justification: str) -> RecoveryCase:
-    """Skip the remaining steps in an emergency; always leaves a trail for post-event review."""
+    """Skip approvals and the hold in an emergency, never verification; always leaves a trail
+    for post-event review. Only a security reviewer who took no part in the case."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        _ensure_security_reviewer(actor, case, "break glass")
-        if len(justification.strip()) < 20:
-            raise CaseError(
-                "Break-glass needs a written justification of at least 20 characters.",
-                code="justification_required",
-            )
-        now = timezone.now()
-        ensure_not_expired(case, now)
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "break_glass", actor, now)
+        _require_justification(justification)
         case.break_glass_by = actor
         case.break_glass_justification = justification
         target, fields = stage_ready(case, pinned_policy(case), now)
@@ -354,6 +377,7 @@ def case_break_glass(*, case: RecoveryCase, actor: User, justification: str) -> 
             "break_glass",
             target=target,
             actor=actor,
+            now=now,
             update_fields=("break_glass_by", "break_glass_justification", *fields),
             detail={"justification": justification},
         )
@@ -361,17 +385,18 @@ def case_break_glass(*, case: RecoveryCase, actor: User, justification: str) -> 
 
 
 def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
-    """The subject says "this was not me": the case ends at once, whatever its state."""
+    """The subject says "this was not me": the case ends at once, whatever its state (but
+    while the directory is being called, which cannot be stopped half way)."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        if not case.is_open:
-            raise CaseError(f"{case.reference} is already closed.", code="closed")
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "dispute", SUBJECT, now)
         case.closing_reason = statement[:2000]
         apply_transition(
             case,
             "dispute",
             target=State.CANCELLED,
-            actor=None,
+            actor=SUBJECT,
+            now=now,
             update_fields=("closing_reason",),
         )
     return case
@@ -380,41 +405,7 @@ def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
 def case_expire(*, case: RecoveryCase) -> RecoveryCase:
     """Expire a case whose stage deadline has passed (re-checked against the clock here)."""
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        if not case.is_open:
-            raise CaseError(f"{case.reference} is already closed.", code="closed")
-        if case.expires_at is None or now < case.expires_at:
-            deadline = fmt_utc(case.expires_at) if case.expires_at else "no deadline"
-            raise GuardFailed(
-                f"{case.reference} is not due to expire ({deadline}).", code="not_due"
-            )
-        apply_transition(case, "expire", target=State.EXPIRED, actor=None)
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "expire", SYSTEM, now)
+        apply_transition(case, "expire", target=State.EXPIRED, actor=SYSTEM, now=now)
     return case
-
-
-def case_sweep_due(*, batch_size: int) -> dict[str, int]:
-    """End elapsed holds, then expire overdue cases. Idempotent: each case is re-checked
-    under its own lock, so a sweep that runs twice or alongside another changes nothing twice.
-    """
-    now = timezone.now()
-    counts = {"holds_ended": 0, "expired": 0}
-    due_holds = RecoveryCase.objects.filter(state=State.COOLING_OFF, hold_until__lte=now).order_by(
-        "hold_until"
-    )
-    for case_id in due_holds.values_list("pk", flat=True)[:batch_size]:
-        try:
-            case_end_hold(case=RecoveryCase(pk=case_id))
-            counts["holds_ended"] += 1
-        except CaseError:
-            pass  # moved on meanwhile: nothing left to do
-    overdue = RecoveryCase.objects.filter(state__in=OPEN_STATES, expires_at__lte=now).order_by(
-        "expires_at"
-    )
-    for case_id in overdue.values_list("pk", flat=True)[:batch_size]:
-        try:
-            case_expire(case=RecoveryCase(pk=case_id))
-            counts["expired"] += 1
-        except CaseError:
-            pass
-    return counts

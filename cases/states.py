@@ -8,10 +8,13 @@ class State(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     COOLING_OFF = "cooling_off", "Cooling off"
     READY = "ready", "Ready"
+    EXECUTING = "executing", "Executing on the directory"
+    EXECUTION_FAILED = "execution_failed", "Execution failed"
     COMPLETED = "completed", "Completed"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled (disputed)"
     EXPIRED = "expired", "Expired"
+    ABANDONED = "abandoned", "Abandoned (directory failed)"
 
 
 OPEN_STATES: frozenset[str] = frozenset(
@@ -22,6 +25,8 @@ OPEN_STATES: frozenset[str] = frozenset(
         State.AWAITING_APPROVAL,
         State.COOLING_OFF,
         State.READY,
+        State.EXECUTING,
+        State.EXECUTION_FAILED,
     }
 )
 TERMINAL_STATES: frozenset[str] = frozenset(State.values) - OPEN_STATES

@@ -20,7 +20,7 @@ class RiskTier(models.TextChoices):
     SERVICE = "service", "Service (non-human, recovered through its owner)"
 
 
-# Lowest risk first. "Higher risk never gets an easier path than lower risk" (DESIGN.md).
+# Lowest risk first. "Higher risk never gets an easier path than lower risk" (docs/design.md).
 TIER_ORDER: tuple[str, ...] = (
     RiskTier.STANDARD,
     RiskTier.CONTRACTOR,

@@ -59,13 +59,22 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
 
 class ServiceActionsAdmin(admin.ModelAdmin):
-    """Admin actions that run services: a selection that is not a list of row ids (a forged
-    or mangled form) is turned away with a message instead of failing in the query.
+    """Admin actions that run services act on exactly the rows ticked, never more: "select
+    all N matching" (``select_across``) is refused, and a selection that is not a list of row
+    ids (a forged or mangled form) is turned away with a message instead of failing in the
+    query.
     """
 
     def response_action(self, request, queryset):
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(is_row_id(value) for value in selected):
+        if request.POST.get("select_across", "0") != "0":
+            self.message_user(
+                request,
+                "Tick the rows to act on: an action here never runs on every matching row.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        if not selected or not all(is_row_id(value) for value in selected):
             self.message_user(request, "Select rows from the list.", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset)

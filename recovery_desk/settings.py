@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "verification",
     "approvals",
     "audit",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -175,7 +176,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Celery: deadlines live in the database and beat sweeps them (DESIGN.md "Time"), so
+# Celery: deadlines live in the database and beat sweeps them (docs/design.md "Time"), so
 # no task ever waits in the broker for long.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -209,12 +210,19 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Failed evidence checks for one identity before its case escalates to security (DESIGN.md).
-VERIFICATION_MAX_FAILURES = int(os.environ.get("VERIFICATION_MAX_FAILURES", 3))
-# ... counted per identity over this window, across all its cases.
-VERIFICATION_FAILURE_WINDOW = timedelta(
-    hours=int(os.environ.get("VERIFICATION_FAILURE_WINDOW_HOURS", 24))
+# Failure limits for evidence live in the policy table (cases.PolicyRule), per kind and tier.
+
+# The directory the recoveries are carried out on (docs/design.md "Executing").
+DIRECTORY_CONNECTOR = os.environ.get(
+    "DIRECTORY_CONNECTOR", "directory.connectors.local.LocalDirectory"
 )
+# Tries at the directory before a case waits in execution_failed for an agent.
+EXECUTION_MAX_ATTEMPTS = int(os.environ.get("EXECUTION_MAX_ATTEMPTS", 3))
+# Backoff of the first retry, doubled each time (capped at 5 minutes: long waits belong in
+# the database, not in a countdown).
+EXECUTION_RETRY_BACKOFF_SECONDS = int(os.environ.get("EXECUTION_RETRY_BACKOFF_SECONDS", 10))
+# A case in executing with no attempt for this long is re-driven by the sweep.
+EXECUTION_STUCK_AFTER = timedelta(seconds=int(os.environ.get("EXECUTION_STUCK_SECONDS", 300)))
 
 LOGGING = configure_logging(
     os.environ.get("LOG_LEVEL", "INFO"), json=_env_bool("LOG_JSON", not DEBUG)

@@ -1,18 +1,41 @@
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 
+from recovery_desk import clock as one_clock
 from tests.cases.factories import make_agent, make_manager, make_security_reviewer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
+class Clock:
+    """The one clock the services read (``recovery_desk.clock``), pinned, with the app's clock
+    (time-machine) moved alongside so history and creation stamps agree with it."""
+
+    def __init__(self, pin, traveller) -> None:
+        self.pin, self.traveller = pin, traveller
+
+    def shift(self, delta) -> None:
+        self.pin.shift(delta)
+        self.traveller.shift(delta)
+
+    def move_to(self, at) -> None:
+        self.shift(at - one_clock.now())
+
+
+@contextmanager
+def clock_at(at):
+    with time_machine.travel(at, tick=False) as traveller, one_clock.pinned(at) as pin:
+        yield Clock(pin, traveller)
+
+
 @pytest.fixture
 def clock():
     """The clock, frozen at START; ``clock.shift(timedelta)`` moves it."""
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+    with clock_at(START) as frozen:
+        yield frozen
 
 
 @pytest.fixture

@@ -5,15 +5,18 @@ import re
 from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
-from django.utils import timezone
 
 from approvals.models import Approval
 from approvals.services import approval_grant
 from audit.models import AuditEvent
 from cases import roles
+from cases.execution import execution_give_up, execution_run
 from cases.models import Queue, RecoveryCase
+from cases.policy import pinned_policy
 from cases.services import (
+    case_abandon,
     case_claim,
     case_dispute,
     case_end_hold,
@@ -23,13 +26,15 @@ from cases.services import (
     case_verify,
 )
 from cases.states import Kind
+from directory.connectors import ConnectorError
+from directory.connectors.local import LocalDirectory
 from directory.models import Authenticator, Identity, RiskTier
+from recovery_desk import clock as one_clock
 from recovery_desk.errors import DomainError
-from tests.cases.builders import current_code, open_case
-from tests.directory.factories import AuthenticatorFactory, IdentityFactory
+from tests.cases.builders import check_totp, current_code, new_subject, open_case
+from tests.directory.factories import AuthenticatorFactory
 from verification.models import Evidence
 from verification.selectors import evidence_holder_id
-from verification.services import evidence_check_totp
 from verification.totp import totp_code_refused_at
 
 STABLE_CODE = re.compile(r"[a-z][a-z_]*[a-z]")
@@ -92,7 +97,7 @@ def give_role(user, group_name: str, *perms: str) -> None:
 
 def wrong_code(authenticator: Authenticator) -> str:
     """A well-formed code the authenticator does not accept now (outside its tolerance too)."""
-    return totp_code_refused_at(authenticator, at=timezone.now())
+    return totp_code_refused_at(authenticator, at=one_clock.now())
 
 
 def _evidence_holder(case: RecoveryCase) -> Identity:
@@ -103,7 +108,7 @@ def pass_totp(case: RecoveryCase, agent) -> Evidence:
     """The subject (or a service identity's owner) reads a correct code from a fresh
     authenticator of theirs."""
     authenticator = AuthenticatorFactory(identity=_evidence_holder(case))
-    return evidence_check_totp(
+    return check_totp(
         case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
     )
 
@@ -111,13 +116,13 @@ def pass_totp(case: RecoveryCase, agent) -> Evidence:
 def fail_totp(case: RecoveryCase, agent, times: int = 1) -> None:
     authenticator = AuthenticatorFactory(identity=_evidence_holder(case))
     for _ in range(times):
-        evidence_check_totp(
+        check_totp(
             case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent
         )
 
 
 def _subject(subject, tier: str, kind: str, kw: dict):
-    subject = subject or IdentityFactory(risk_tier=tier)
+    subject = subject or new_subject(kind=kind, tier=tier)
     if kind == Kind.MFA_REBIND and "replaced_authenticator" not in kw:
         kw["replaced_authenticator"] = AuthenticatorFactory(identity=subject, label="lost")
     return subject
@@ -139,10 +144,8 @@ def verified_case_for(*, agent, **kw) -> RecoveryCase:
 
 
 def escalated_case(*, agent, **kw) -> RecoveryCase:
-    from django.conf import settings
-
     case = claimed_case(agent=agent, **kw)
-    fail_totp(case, agent, times=settings.VERIFICATION_MAX_FAILURES)
+    fail_totp(case, agent, times=pinned_policy(case).max_failures)
     case.refresh_from_db()
     return case
 
@@ -165,8 +168,44 @@ def ready_case(*, agent, **kw) -> RecoveryCase:
     return verified_case_for(agent=agent, tier=RiskTier.STANDARD, **kw)
 
 
-def completed_case(*, agent, **kw) -> RecoveryCase:
+def executed(case: RecoveryCase, agent) -> RecoveryCase:
+    """Execute, then run the directory step the task would run once the case is committed."""
+    case_execute(case=case, actor=agent)
+    return execution_run(case_id=case.pk)
+
+
+class UnreachableDirectory(LocalDirectory):
+    """A directory that fails every call (what an outage looks like to the connector's caller)."""
+
+    name = "unreachable"
+
+    def _down(self, *args, **kwargs) -> int:
+        raise ConnectorError("The directory did not answer.")
+
+    unlock = enable = revoke_sessions = replace_authenticators = set_password = _down
+
+
+def executing_case(*, agent, **kw) -> RecoveryCase:
+    """Sent to the directory; the task has not run yet."""
     return case_execute(case=ready_case(agent=agent, **kw), actor=agent)
+
+
+def execution_failed_case(*, agent, **kw) -> RecoveryCase:
+    """Every attempt at the directory failed; the case waits for an agent."""
+    case = executing_case(agent=agent, **kw)
+    for _ in range(settings.EXECUTION_MAX_ATTEMPTS):
+        with pytest.raises(ConnectorError):
+            execution_run(case_id=case.pk, connector=UnreachableDirectory())
+    return execution_give_up(case_id=case.pk, error="The directory did not answer.")
+
+
+def abandoned_case(*, agent, **kw) -> RecoveryCase:
+    case = execution_failed_case(agent=agent, **kw)
+    return case_abandon(case=case, actor=agent, reason="The directory account was migrated.")
+
+
+def completed_case(*, agent, **kw) -> RecoveryCase:
+    return executed(ready_case(agent=agent, **kw), agent)
 
 
 def rejected_case(*, agent, **kw) -> RecoveryCase:
@@ -180,10 +219,10 @@ def cancelled_case(*, agent, **kw) -> RecoveryCase:
 
 def expired_case(*, agent, clock, **kw) -> RecoveryCase:
     case = open_case(opener=agent, **kw)
-    clock.shift(case.expires_at - timezone.now())
+    clock.move_to(case.expires_at)
     return case_expire(case=case)
 
 
 def end_hold(case: RecoveryCase, clock) -> RecoveryCase:
-    clock.shift(case.hold_until - timezone.now())
+    clock.move_to(case.hold_until)
     return case_end_hold(case=case)

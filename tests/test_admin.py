@@ -6,9 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases.models import PolicyRule
+from cases.models import PolicyRule, RecoveryCase
 from cases.states import Kind
-from directory.connectors.base import ConnectorError
 from tests.cases.builders import open_case
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import ready_case
@@ -201,20 +200,7 @@ def test_an_action_on_a_mangled_selection_is_turned_away(client, admin_user, age
     assert case.assigned_agent_id is None
 
 
-class UnreachableDirectory:
-    name = "unreachable"
-    capabilities = frozenset()
-
-    def unlock(self, identity):
-        raise ConnectorError("The directory did not answer; try again.")
-
-    revoke_sessions = unlock
-
-
-def test_a_directory_that_fails_shows_a_message_and_leaves_the_case_ready(
-    client, clock, agent, monkeypatch
-):
-    monkeypatch.setattr("directory.services.get_connector", lambda *a, **kw: UnreachableDirectory())
+def test_execute_in_the_admin_hands_the_case_to_the_directory_and_says_so(client, clock, agent):
     case = ready_case(agent=agent)
     _signed_in(client, agent)
     response = client.post(
@@ -223,6 +209,21 @@ def test_a_directory_that_fails_shows_a_message_and_leaves_the_case_ready(
         follow=True,
     )
     assert response.status_code == 200
-    assert "The directory did not answer; try again." in response.content.decode()
+    assert f"Sent to the directory: {case.reference}." in response.content.decode()
     case.refresh_from_db()
-    assert case.state == "ready"
+    assert case.state == "executing"
+
+
+def test_an_action_never_runs_on_every_matching_row(client, clock, agent):
+    """Select-all-matching would act on cases nobody ticked: refused with a message."""
+    first = open_case(opener=agent)
+    open_case(opener=agent)
+    _signed_in(client, agent)
+    response = client.post(
+        "/admin/cases/recoverycase/",
+        {"action": "claim", "_selected_action": [str(first.pk)], "select_across": "1"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "never runs on every matching row" in response.content.decode()
+    assert set(RecoveryCase.objects.values_list("state", flat=True)) == {"new"}

@@ -24,6 +24,11 @@ class Evidence(models.Model):
     authenticator = models.ForeignKey(
         "directory.Authenticator", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Who answered: the subject, or the owner answering for a service identity. Failures count
+    # per answering person too.
+    answered_by = models.ForeignKey(
+        "directory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -33,7 +38,15 @@ class Evidence(models.Model):
 
     class Meta:
         verbose_name_plural = "evidence"
-        indexes = [models.Index(fields=["case", "outcome"], name="evidence_case_idx")]
+        indexes = [
+            models.Index(fields=["case", "outcome"], name="evidence_case_idx"),
+            models.Index(
+                fields=["answered_by", "outcome", "checked_at"], name="evidence_holder_idx"
+            ),
+            models.Index(
+                fields=["authenticator", "outcome", "checked_at"], name="evidence_authn_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="failed_evidence_scores_zero", condition=Q(outcome="passed") | Q(score=0)

@@ -1,115 +1,123 @@
-from django.conf import settings
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
 
+from audit.actions import Action
 from audit.services import audit_record
-from cases.policy import pinned_policy
+from cases.models import RecoveryCase
+from cases.policy import PinnedPolicy, pinned_policy
 from cases.states import Kind, State
-from cases.transitions import apply_transition
-from cases.workflow import ensure_not_expired, ensure_working_agent, lock_case
-from directory.models import Authenticator, Identity
+from cases.transitions import apply_transition, ensure_allowed
+from cases.workflow import lock_case
+from directory.models import Identity
+from recovery_desk.actors import SYSTEM
 
 from .errors import VerificationError
-from .methods import TOTP
+from .methods import METHODS, REFUSED_METHODS, Attempt, EvidenceMethod
 from .models import Evidence
 from .selectors import evidence_holder_id
-from .totp import totp_match
 
 
-def _ensure_independent(case, authenticator: Authenticator) -> None:
-    """Evidence must not lean on what is being recovered (DESIGN.md "Verification")."""
-    if case.kind == Kind.MFA_REBIND and case.replaced_authenticator_id in (None, authenticator.pk):
+def evidence_method(code: str) -> EvidenceMethod:
+    if code in REFUSED_METHODS:
+        raise VerificationError(
+            "Knowledge questions (date of birth, last digits of an ID) prove nothing and are "
+            "never accepted; use a method the system checks.",
+            code="knowledge_refused",
+        )
+    try:
+        return METHODS[code]
+    except KeyError:
+        raise VerificationError(
+            f"'{code}' is not an evidence method the system checks.", code="unknown_method"
+        ) from None
+
+
+def _ensure_independent(case: RecoveryCase, attempt: Attempt) -> None:
+    """Evidence must not lean on what is being recovered (docs/design.md "Evidence"): an MFA
+    re-bind is never proved with the authenticator being replaced (any, when none is named)."""
+    if (
+        case.kind == Kind.MFA_REBIND
+        and attempt.authenticator is not None
+        and case.replaced_authenticator_id in (None, attempt.authenticator.pk)
+    ):
         raise VerificationError(
             "The authenticator being replaced cannot prove who the caller is; use another method.",
             code="not_independent",
         )
 
 
-def _failures_for_identity(case, now) -> int:
-    """Failures count per person, not per case: rejecting a case, or letting it expire, and
-    opening a new one does not reset the count (NIST SP 800-63B-4 §3.2.2 rate limiting).
-    This case's count restarts when a security reviewer releases it.
+def _failure_counts(
+    case: RecoveryCase, attempt: Attempt, policy: PinnedPolicy, now: datetime
+) -> dict[str, int]:
+    """Failures count per subject, per person who answers and per authenticator, across cases
+    and within the policy's window (NIST SP 800-63B-4 §3.2.2 rate limiting): rejecting a case
+    and opening a new one, or spreading guesses over an owner's service identities, does not
+    reset them. This case's own count restarts when a security reviewer releases it.
     """
-    window_start = now - settings.VERIFICATION_FAILURE_WINDOW
-    elsewhere = (
-        Evidence.objects.filter(
-            case__subject_id=case.subject_id,
-            outcome=Evidence.Outcome.FAILED,
-            checked_at__gte=window_start,
-        )
-        .exclude(case_id=case.pk)
-        .count()
-    )
-    return case.failed_checks + elsewhere
+    recent = Evidence.objects.filter(
+        outcome=Evidence.Outcome.FAILED, checked_at__gte=now - policy.failure_window
+    ).exclude(case_id=case.pk)
+    scopes = {
+        "subject": Q(case__subject_id=case.subject_id),
+        "holder": Q(answered_by_id=attempt.holder.pk),
+    }
+    if attempt.authenticator is not None:
+        scopes["authenticator"] = Q(authenticator_id=attempt.authenticator.pk)
+    return {name: case.failed_checks + recent.filter(q).count() for name, q in scopes.items()}
 
 
-def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor: User) -> Evidence:
-    """Check a code the subject reads from an enrolled TOTP authenticator.
+def evidence_check(
+    *, case: RecoveryCase, method: str, answer: Mapping[str, Any], actor: User
+) -> Evidence:
+    """Check one piece of identity evidence with a method the system verifies itself.
 
-    django-otp's device shape: the authenticator row is locked while checking, a code at or
-    below the last accepted time step is a replay, and every failure counts towards escalation
-    (NIST SP 800-63B-4 §3.2.2 rate limiting). A failed check is recorded, not raised: it must
-    survive. Refusals (wrong state, wrong agent, bad input) raise and write nothing.
+    The one path for every method: the case row is locked and the table's ``check_evidence``
+    rule checked on it (the assigned agent, while verifying, before the deadline); the person's
+    row is locked before their failures are counted (two checks on two cases of one person at
+    once both count); the method locks what it checks. A failed check is recorded, not raised:
+    it must survive, and enough of them escalate the case. Refusals (wrong state, wrong agent,
+    a method the policy does not allow, bad input) raise and write nothing.
     """
-    token = (token or "").strip().replace(" ", "")
+    plugin = evidence_method(method)
     with transaction.atomic():
-        case = lock_case(case.pk)
-        now = timezone.now()
-        if case.state != State.VERIFYING:
-            raise VerificationError(
-                f"{case.reference} is not being verified.", code="not_verifying"
-            )
-        if case.assigned_agent_id != actor.pk:
-            raise VerificationError(
-                f"Only the agent who claimed {case.reference} collects its evidence.",
-                code="not_assigned",
-            )
-        ensure_working_agent(case, actor)
-        ensure_not_expired(case, now)
-        if TOTP.code not in pinned_policy(case).allowed_methods:
-            raise VerificationError(
-                "This case's policy does not accept TOTP codes.", code="method_not_allowed"
-            )
-        # The person's row, then the authenticator's (the order case_execute uses too):
-        # failures count per person across cases, so two checks on two cases of one person
-        # must not both read the count before either has added to it.
+        case, now = lock_case(case.pk)
+        ensure_allowed(case, "check_evidence", actor, now)
+        policy = pinned_policy(case)
+        if refusal := plugin.is_allowed(case=case, policy=policy):
+            raise VerificationError(refusal.message, code=refusal.code)
+        # The subject's row, then the holder's, then the method's (the order execution uses).
         Identity.objects.select_for_update().values_list("pk", flat=True).get(pk=case.subject_id)
-        holder_id = evidence_holder_id(case.subject)
-        authenticator = Authenticator.objects.select_for_update().get(pk=authenticator.pk)
-        if authenticator.identity_id != holder_id or not authenticator.is_active:
-            whose = "its owner" if holder_id != case.subject_id else "this subject"
-            raise VerificationError(
-                f"That is not an active authenticator of {whose}.", code="bad_authenticator"
-            )
-        _ensure_independent(case, authenticator)
-        if not (token.isascii() and token.isdigit()) or len(token) != authenticator.digits:
-            raise VerificationError(
-                f"A code from this authenticator is {authenticator.digits} digits.",
-                code="malformed_code",
-            )
+        holder = Identity.objects.select_for_update().get(pk=evidence_holder_id(case.subject))
+        attempt = plugin.prepare(case=case, holder=holder, answer=answer)
+        _ensure_independent(case, attempt)
 
-        step = totp_match(authenticator, token, at=now)
-        passed = step is not None
+        passed = plugin.verify(attempt, now=now)
         evidence = Evidence.objects.create(
             case=case,
-            method=TOTP.code,
-            factor=TOTP.factor,
+            method=plugin.code,
+            factor=plugin.factor,
             outcome=Evidence.Outcome.PASSED if passed else Evidence.Outcome.FAILED,
-            score=TOTP.strength if passed else 0,
-            authenticator=authenticator,
+            score=plugin.strength if passed else 0,
+            authenticator=attempt.authenticator,
+            answered_by=holder,
             checked_by=actor,
             checked_at=now,
         )
-        detail = {"evidence_id": evidence.pk, "method": TOTP.code, "outcome": evidence.outcome}
-        if step is not None:
-            authenticator.last_t = step
-            authenticator.save(update_fields=["last_t"])
-            audit_record(actor=actor, action="evidence.passed", case=case, detail=detail)
+        detail = {"evidence_id": evidence.pk, "method": plugin.code, "outcome": evidence.outcome}
+        if passed:
+            audit_record(
+                actor=actor, action=Action.EVIDENCE_PASSED, case=case, detail=detail, at=now
+            )
             return evidence
 
         case.failed_checks += 1
-        if _failures_for_identity(case, now) >= settings.VERIFICATION_MAX_FAILURES:
+        counts = _failure_counts(case, attempt, policy, now)
+        if max(counts.values()) >= policy.max_failures:
             # Escalated cases wait for a security reviewer: no deadline lets them lapse
             # quietly into a fresh case.
             case.expires_at = None
@@ -118,11 +126,14 @@ def evidence_check_totp(*, case, authenticator: Authenticator, token: str, actor
                 case,
                 "escalate",
                 target=State.ESCALATED,
-                actor=actor,
+                actor=SYSTEM,
+                now=now,
                 update_fields=("failed_checks", "escalated_at", "expires_at"),
-                detail=detail,
+                detail={**detail, "failures": counts, "checked_by": actor.get_username()},
             )
         else:
             case.save(update_fields=["failed_checks"])
-            audit_record(actor=actor, action="evidence.failed", case=case, detail=detail)
+            audit_record(
+                actor=actor, action=Action.EVIDENCE_FAILED, case=case, detail=detail, at=now
+            )
     return evidence

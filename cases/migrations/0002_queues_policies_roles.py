@@ -1,4 +1,4 @@
-"""Ship the three queues, the staff role groups and the policy table (DESIGN.md "Policy").
+"""Ship the three queues, the staff role groups and the policy table (docs/design.md "Policy").
 
 Values are frozen here on purpose: this is the policy as first shipped. Admins edit rows
 afterwards (history keeps every version). A test proves higher tiers are never easier.

@@ -28,24 +28,31 @@ class DirectoryConnector(Protocol):
     """Every method is idempotent: calling it twice leaves the directory as calling it once.
 
     Methods return how many things they changed, so a retry that finds nothing to do
-    is visible as 0 rather than as an error.
+    is visible as 0 rather than as an error. ``idempotency_key`` (the case reference) lets a
+    remote directory recognise a repeated request; a call runs outside any transaction of ours.
     """
 
     name: str
     capabilities: frozenset[Capability]
 
-    def set_password(self, identity: Identity, *, password: str) -> int: ...
+    def set_password(
+        self, identity: Identity, *, password: str, idempotency_key: str = ""
+    ) -> int: ...
 
-    def unlock(self, identity: Identity) -> int:
+    def unlock(self, identity: Identity, *, idempotency_key: str = "") -> int:
         """End a lockout (failed sign-ins); never switches on a disabled account."""
         ...
 
-    def enable(self, identity: Identity) -> int: ...
+    def enable(self, identity: Identity, *, idempotency_key: str = "") -> int: ...
 
-    def disable(self, identity: Identity) -> int: ...
+    def disable(self, identity: Identity, *, idempotency_key: str = "") -> int: ...
 
-    def revoke_sessions(self, identity: Identity) -> int: ...
+    def revoke_sessions(self, identity: Identity, *, idempotency_key: str = "") -> int: ...
 
     def replace_authenticators(
-        self, identity: Identity, *, authenticator_ids: list[int] | None = None
+        self,
+        identity: Identity,
+        *,
+        authenticator_ids: list[int] | None = None,
+        idempotency_key: str = "",
     ) -> int: ...

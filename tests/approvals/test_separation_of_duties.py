@@ -1,5 +1,5 @@
 """Approver != verifying agent != opener != subject; N approvals from N people holding the
-policy's approver role on the case's queue (DESIGN.md "Approvals")."""
+policy's approver role on the case's queue (docs/design.md "Approvals")."""
 
 from datetime import timedelta
 

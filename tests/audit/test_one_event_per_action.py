@@ -1,10 +1,11 @@
 """Every service writes exactly one audit event: the action, who did it, and old -> new state."""
 
-from django.conf import settings
 from django.utils import timezone
 
 from approvals.services import approval_deny, approval_grant
 from audit.models import AuditEvent
+from cases.execution import execution_run
+from cases.policy import pinned_policy
 from cases.services import (
     case_break_glass,
     case_claim,
@@ -19,7 +20,7 @@ from cases.services import (
     case_verify,
 )
 from cases.states import State
-from tests.cases.builders import open_case
+from tests.cases.builders import check_totp, open_case
 from tests.directory.factories import AuthenticatorFactory
 from tests.helpers import (
     awaiting_approval_case,
@@ -30,7 +31,6 @@ from tests.helpers import (
     ready_case,
     wrong_code,
 )
-from verification.services import evidence_check_totp
 
 NEW, VERIFYING, READY = State.NEW, State.VERIFYING, State.READY
 REASON = "Reviewed with the subject's manager"
@@ -75,7 +75,7 @@ def test_a_failed_totp_check_writes_one_event(clock, agent):
     case = claimed_case(agent=agent)
     authenticator = AuthenticatorFactory(identity=case.subject)
     event = the_one_event(
-        lambda: evidence_check_totp(
+        lambda: check_totp(
             case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent
         )
     )
@@ -87,13 +87,15 @@ def test_the_escalating_totp_check_writes_one_event(clock, agent):
     authenticator = AuthenticatorFactory(identity=case.subject)
 
     def fail():
-        return evidence_check_totp(
+        return check_totp(
             case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent
         )
 
-    for _ in range(settings.VERIFICATION_MAX_FAILURES - 1):
+    for _ in range(pinned_policy(case).max_failures - 1):
         fail()
-    assert the_one_event(fail) == ("case.escalate", agent, VERIFYING, State.ESCALATED)
+    assert the_one_event(fail) == ("case.escalate", None, VERIFYING, State.ESCALATED)
+    event = AuditEvent.objects.latest("id")
+    assert (event.actor_kind, event.detail["checked_by"]) == ("system", agent.username)
 
 
 def test_case_verify_writes_one_event(clock, agent):
@@ -119,7 +121,8 @@ def test_the_final_approval_writes_one_event(clock, agent, manager, other_manage
 def test_approval_deny_writes_one_event(clock, agent, manager):
     case = awaiting_approval_case(agent=agent)
     event = the_one_event(lambda: approval_deny(case=case, approver=manager, reason=REASON))
-    assert event == ("case.reject", manager, State.AWAITING_APPROVAL, State.REJECTED)
+    assert event == ("case.deny", manager, State.AWAITING_APPROVAL, State.REJECTED)
+    assert AuditEvent.objects.latest("id").detail["reason"] == REASON
 
 
 def test_case_release_writes_one_event(clock, agent, security_reviewer):
@@ -152,11 +155,18 @@ def test_case_end_hold_writes_one_event_by_the_system(clock, agent, manager, oth
 def test_case_execute_writes_one_event(clock, agent):
     case = ready_case(agent=agent)
     event = the_one_event(lambda: case_execute(case=case, actor=agent))
-    assert event == ("case.execute", agent, READY, State.COMPLETED)
+    assert event == ("case.execute", agent, READY, State.EXECUTING)
+
+
+def test_the_directory_step_writes_one_event_by_the_system(clock, agent):
+    case = case_execute(case=ready_case(agent=agent), actor=agent)
+    event = the_one_event(lambda: execution_run(case_id=case.pk))
+    assert event == ("case.execution_done", None, State.EXECUTING, State.COMPLETED)
 
 
 def test_case_break_glass_writes_one_event(clock, agent, security_reviewer):
     case = claimed_case(agent=agent)
+    pass_totp(case, agent)
     event = the_one_event(
         lambda: case_break_glass(
             case=case,
@@ -171,6 +181,8 @@ def test_case_dispute_writes_one_event_by_the_subject(clock, agent):
     case = claimed_case(agent=agent)
     event = the_one_event(lambda: case_dispute(case=case, statement="This was not me."))
     assert event == ("case.dispute", None, VERIFYING, State.CANCELLED)
+    last = AuditEvent.objects.latest("id")
+    assert (last.actor_kind, last.actor_label) == ("subject", "subject")
 
 
 def test_case_expire_writes_one_event_by_the_system(clock, agent):
@@ -184,4 +196,11 @@ def test_system_events_are_labelled_as_the_system(clock, agent):
     case = open_case(opener=agent)
     clock.shift(case.expires_at - timezone.now())
     case_expire(case=case)
-    assert AuditEvent.objects.latest("id").actor_label == "system"
+    event = AuditEvent.objects.latest("id")
+    assert (event.actor_kind, event.actor_label) == ("system", "system")
+
+
+def test_staff_events_name_the_staff_member(clock, agent):
+    case = open_case(opener=agent)
+    event = AuditEvent.objects.get(case=case)
+    assert (event.actor_kind, event.actor, event.actor_label) == ("staff", agent, agent.username)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import time_machine
 from django.db import connection
 
 from tests.celery_support import live_worker  # noqa: F401  (a fixture, used by test_sweep)
+from tests.conftest import clock_at
 
 THREAD_TIMEOUT = 60.0
 
@@ -66,7 +66,7 @@ def hold_elapsed_case(agent, manager):
     worker fixture: the worker must not run while the clock is travelled."""
     from tests.cases.test_sweep import HOLD, cooling_off_case
 
-    with time_machine.travel(datetime.now(UTC) - 2 * HOLD, tick=False):
+    with clock_at(datetime.now(UTC) - 2 * HOLD):
         case = cooling_off_case(agent=agent, approver=manager)
     assert case.hold_until < datetime.now(UTC)
     return case

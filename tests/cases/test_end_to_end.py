@@ -3,12 +3,12 @@ from datetime import timedelta
 from approvals.models import Approval
 from approvals.services import approval_grant
 from audit.models import AuditEvent
+from cases.execution import execution_run
 from cases.services import case_claim, case_end_hold, case_execute, case_open, case_verify
 from cases.states import Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import current_code
+from tests.cases.builders import check_totp, current_code
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory, SessionFactory
-from verification.services import evidence_check_totp
 
 
 def test_privileged_mfa_rebind_runs_the_whole_lifecycle(
@@ -34,7 +34,7 @@ def test_privileged_mfa_rebind_runs_the_whole_lifecycle(
     case = case_claim(case=case, agent=agent)
     assert case.state == State.VERIFYING
 
-    evidence = evidence_check_totp(
+    evidence = check_totp(
         case=case, authenticator=spare_key, token=current_code(spare_key), actor=agent
     )
     assert evidence.outcome == "passed"
@@ -55,7 +55,9 @@ def test_privileged_mfa_rebind_runs_the_whole_lifecycle(
     assert case.state == State.READY
 
     case = case_execute(case=case, actor=agent)
-    assert case.state == State.COMPLETED
+    assert case.state == State.EXECUTING
+    case = execution_run(case_id=case.pk)  # the task's step, once the hand-off is committed
+    assert (case.state, case.execution_attempts) == (State.COMPLETED, 1)
 
     lost_phone.refresh_from_db()
     spare_key.refresh_from_db()
@@ -72,6 +74,7 @@ def test_privileged_mfa_rebind_runs_the_whole_lifecycle(
         "case.approve",
         "case.end_hold",
         "case.execute",
+        "case.execution_done",
     ]
-    # Every state change is in the case history too (simple-history): create + 5 moves.
-    assert case.history.count() == 6
+    # Every change is in the case history too (simple-history): create, 6 moves, 1 attempt.
+    assert case.history.count() == 8

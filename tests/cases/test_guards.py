@@ -24,11 +24,12 @@ from cases.services import (
 )
 from cases.states import OPEN_STATES, TERMINAL_STATES, Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import current_code, open_case
+from tests.cases.builders import check_totp, current_code, open_case
 from tests.cases.factories import make_agent
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import (
     JUSTIFICATION,
+    abandoned_case,
     awaiting_approval_case,
     cancelled_case,
     claimed_case,
@@ -36,6 +37,9 @@ from tests.helpers import (
     cooling_off_case,
     end_hold,
     escalated_case,
+    executed,
+    executing_case,
+    execution_failed_case,
     expired_case,
     fail_totp,
     give_role,
@@ -45,7 +49,6 @@ from tests.helpers import (
     rejected_case,
     verified_case_for,
 )
-from verification.services import evidence_check_totp
 
 
 @pytest.fixture
@@ -61,7 +64,7 @@ def agent_and_manager(db):
 def test_the_subject_cannot_approve_their_own_recovery(clock, agent, manager):
     subject = IdentityFactory(risk_tier=RiskTier.PRIVILEGED, staff_user=manager)
     case = verified_case_for(agent=agent, subject=subject)
-    with refused(case, code="self"):
+    with refused(case, code="own_recovery"):
         approval_grant(case=case, approver=manager, reason="Looks fine to me")
 
 
@@ -74,13 +77,13 @@ def test_an_approver_cannot_approve_the_same_case_twice(clock, agent, manager):
 
 def test_the_agent_who_verified_a_case_cannot_approve_it(clock, agent, agent_and_manager):
     case = awaiting_approval_case(agent=agent_and_manager, opener=agent)
-    with refused(case, code="verifier"):
+    with refused(case, code="separation_of_duties"):
         approval_grant(case=case, approver=agent_and_manager, reason="I checked it myself")
 
 
 def test_the_person_who_opened_a_case_cannot_approve_it(clock, agent, agent_and_manager):
     case = awaiting_approval_case(agent=agent, opener=agent_and_manager)
-    with refused(case, code="opener"):
+    with refused(case, code="separation_of_duties"):
         approval_grant(case=case, approver=agent_and_manager, reason="I took the call")
 
 
@@ -89,8 +92,9 @@ def test_the_person_who_opened_a_case_cannot_approve_it(clock, agent, agent_and_
 
 def test_a_claimed_case_cannot_be_claimed_again(clock, agent, other_agent):
     case = claimed_case(agent=agent)
-    with refused(case, code="already_claimed"):
+    with refused(case, code="wrong_state") as excinfo:
         case_claim(case=case, agent=other_agent)
+    assert "is verifying; 'claim' is not possible" in str(excinfo.value)
 
 
 def test_verification_refuses_evidence_below_the_policy_naming_the_score(clock, agent):
@@ -104,9 +108,9 @@ def test_verification_refuses_evidence_below_the_policy_naming_the_score(clock, 
 def test_a_case_cannot_complete_before_its_cooling_off_ends(clock, agent, manager, other_manager):
     case = cooling_off_case(agent=agent, approvers=[manager, other_manager], kind=Kind.MFA_REBIND)
     clock.shift(timedelta(hours=23, minutes=59))
-    with refused(case, code="cooling_off") as excinfo:
+    with refused(case, code="wrong_state") as excinfo:
         case_execute(case=case, actor=agent)
-    assert "ends at 2026-12-01 09:00 UTC" in str(excinfo.value)
+    assert "is cooling off; 'execute' is not possible" in str(excinfo.value)
 
 
 def test_a_hold_cannot_end_before_hold_until(clock, agent, manager, other_manager):
@@ -123,12 +127,13 @@ TERMINAL_BUILDERS = {
     State.REJECTED: lambda staff: rejected_case(agent=staff["agent"]),
     State.CANCELLED: lambda staff: cancelled_case(agent=staff["agent"]),
     State.EXPIRED: lambda staff: expired_case(agent=staff["agent"], clock=staff["clock"]),
+    State.ABANDONED: lambda staff: abandoned_case(agent=staff["agent"]),
 }
 
 
 def _check_code(case, staff):
     authenticator = staff["authenticator"]
-    evidence_check_totp(
+    check_totp(
         case=case,
         authenticator=authenticator,
         token=current_code(authenticator),
@@ -176,8 +181,9 @@ def test_a_closed_case_refuses_every_action(
     case = TERMINAL_BUILDERS[terminal](staff)
     assert case.state == terminal
     staff["authenticator"] = AuthenticatorFactory(identity=case.subject)
-    with refused(case):
+    with refused(case, code="closed") as excinfo:
         SERVICES[service](case, staff)
+    assert f"is closed ({case.get_state_display()})" in str(excinfo.value)
 
 
 # --- one open case per (subject, kind) ------------------------------------------------------
@@ -219,7 +225,7 @@ def _completed_contractor_reset(*, subject, agent, manager, clock) -> RecoveryCa
     approval_grant(case=case, approver=manager, reason="Spoke to the vendor manager")
     case.refresh_from_db()
     case = end_hold(case, clock)
-    return case_execute(case=case, actor=agent)
+    return executed(case, agent)
 
 
 def test_a_second_contractor_reset_within_the_gap_is_refused_at_verify(clock, agent, manager):
@@ -360,6 +366,8 @@ OPEN_BUILDERS = {
         agent=s["agent"], approvers=[s["manager"], s["other_manager"]]
     ),
     State.READY: lambda s: ready_case(agent=s["agent"]),
+    State.EXECUTING: lambda s: executing_case(agent=s["agent"]),
+    State.EXECUTION_FAILED: lambda s: execution_failed_case(agent=s["agent"]),
 }
 
 
@@ -367,7 +375,14 @@ def test_every_open_state_is_covered():
     assert set(OPEN_BUILDERS) == OPEN_STATES
 
 
-@pytest.mark.parametrize("state", OPEN_BUILDERS)
+def test_a_case_being_carried_out_on_the_directory_cannot_be_disputed(clock, agent):
+    """A directory call cannot be stopped half way; the dispute waits for its outcome."""
+    case = executing_case(agent=agent)
+    with refused(case, code="wrong_state"):
+        case_dispute(case=case, statement="I never called the help desk.")
+
+
+@pytest.mark.parametrize("state", sorted(set(OPEN_BUILDERS) - {State.EXECUTING}))
 def test_the_subject_can_dispute_a_case_in_any_open_state(
     state, clock, agent, manager, other_manager
 ):
@@ -383,18 +398,37 @@ def test_the_subject_can_dispute_a_case_in_any_open_state(
 
 @pytest.mark.parametrize("who", ["agent", "manager"])
 def test_only_a_security_reviewer_may_break_glass(who, clock, agent, manager):
-    case = claimed_case(agent=agent)
+    case = awaiting_approval_case(agent=agent)
     actor = {"agent": agent, "manager": manager}[who]
-    with refused(case, code="permission_refused"):
+    with refused(case, code="not_reviewer"):
         case_break_glass(case=case, actor=actor, justification=JUSTIFICATION)
 
 
-def test_break_glass_needs_a_justification_of_twenty_characters(clock, agent, security_reviewer):
-    case = claimed_case(agent=agent)
+@pytest.mark.parametrize(
+    "justification",
+    ["   CEO locked out now.   ", "a" * 40, "locked locked locked locked locked out"],
+)
+def test_break_glass_needs_a_justification_in_words(justification, clock, agent, security_reviewer):
+    """At least 20 characters and five different words: one letter repeated is no reason."""
+    case = awaiting_approval_case(agent=agent)
     with refused(case, code="justification_required"):
-        case_break_glass(
-            case=case, actor=security_reviewer, justification="   CEO locked out now.   "
-        )
+        case_break_glass(case=case, actor=security_reviewer, justification=justification)
+
+
+def test_break_glass_never_skips_the_policys_minimum_verification(clock, agent, security_reviewer):
+    case = claimed_case(agent=agent)
+    with refused(case, code="insufficient_evidence"):
+        case_break_glass(case=case, actor=security_reviewer, justification=JUSTIFICATION)
+
+
+def test_someone_who_approved_a_case_cannot_break_glass_on_it(clock, agent, security_reviewer):
+    """A reviewer who also approves (security reviewers hold the approve role) and gave one
+    of the approvals may not then skip the rest."""
+    give_role(security_reviewer, roles.MANAGERS, roles.APPROVE)
+    case = awaiting_approval_case(agent=agent)
+    approval_grant(case=case, approver=security_reviewer, reason="Checked the evidence")
+    with refused(case, code="separation_of_duties"):
+        case_break_glass(case=case, actor=security_reviewer, justification=JUSTIFICATION)
 
 
 def test_break_glass_skips_the_hold_and_the_case_can_be_executed(
@@ -404,7 +438,7 @@ def test_break_glass_skips_the_hold_and_the_case_can_be_executed(
     case = case_break_glass(case=case, actor=security_reviewer, justification=JUSTIFICATION)
     assert case.state == State.READY
     assert timezone.now() < case.hold_until
-    assert case_execute(case=case, actor=agent).state == State.COMPLETED
+    assert executed(case, agent).state == State.COMPLETED
 
 
 # --- an agent removed from the role stops working their cases -----------------------------

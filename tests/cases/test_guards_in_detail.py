@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from approvals.services import approval_deny, approval_grant
 from cases import roles
+from cases.execution import execution_run
 from cases.models import PolicyRule, Queue
 from cases.services import (
     case_break_glass,
@@ -16,12 +17,13 @@ from cases.services import (
     case_gap_release,
     case_reject,
     case_release,
-    case_sweep_due,
     case_verify,
 )
 from cases.states import Kind, State
+from cases.sweep import case_sweep_due
+from directory.connectors import Capability
 from directory.models import AccountState, Authenticator, Identity, RiskTier
-from tests.cases.builders import current_code, open_case
+from tests.cases.builders import check_totp, current_code, open_case
 from tests.cases.factories import make_security_reviewer
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import (
@@ -32,6 +34,7 @@ from tests.helpers import (
     completed_case,
     end_hold,
     escalated_case,
+    executed,
     expired_case,
     give_role,
     pass_totp,
@@ -40,13 +43,12 @@ from tests.helpers import (
     rejected_case,
     verified_case_for,
 )
-from verification.services import evidence_check_totp
 
 
 def _read_code(case, agent):
     """Enrol a fresh authenticator for the subject; return the check of its current code."""
     authenticator = AuthenticatorFactory(identity=case.subject)
-    return lambda: evidence_check_totp(
+    return lambda: check_totp(
         case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
     )
 
@@ -82,7 +84,7 @@ def test_a_rebind_cannot_name_a_revoked_authenticator_for_replacement(clock, age
 
 
 def test_a_password_reset_cannot_name_an_authenticator_to_replace(clock, agent):
-    subject = IdentityFactory()
+    subject = IdentityFactory(account_state=AccountState.LOCKED)  # may have a reactivation open
     witness = open_case(opener=agent, subject=subject, kind=Kind.REACTIVATION)
     own_active = AuthenticatorFactory(identity=subject)
     with refused(witness, code="bad_authenticator"):
@@ -108,7 +110,7 @@ def test_only_a_security_reviewer_may_reject_an_escalated_case(who, clock, agent
     case = escalated_case(agent=agent)
     assert case.state == State.ESCALATED
     actor = {"assigned agent": agent, "manager": manager}[who]
-    with refused(case, code="permission_refused"):
+    with refused(case, code="not_reviewer"):
         case_reject(case=case, actor=actor, reason="Looks like fraud to me")
 
 
@@ -187,8 +189,9 @@ def test_a_break_glassed_recovery_inside_the_gap_is_refused_at_execute(
     first = verified_case_for(agent=agent, subject=subject)
     approval_grant(case=first, approver=manager, reason="Spoke to the vendor manager")
     first.refresh_from_db()
-    case_execute(case=end_hold(first, clock), actor=agent)
+    executed(end_hold(first, clock), agent)
     second = claimed_case(agent=agent, subject=subject)
+    pass_totp(second, agent)  # break-glass never skips the minimum verification
     second = case_break_glass(case=second, actor=security_reviewer, justification=JUSTIFICATION)
     assert second.state == State.READY
     with refused(second, code="recovery_gap"):
@@ -233,7 +236,7 @@ def test_a_security_reviewer_who_only_opened_or_only_claimed_a_case_cannot_overs
     assert (case.opened_by_id == reviewer_agent.pk) == (part == "opened")
     assert (case.assigned_agent_id == reviewer_agent.pk) == (part == "claimed")
     assert case.verified_by_id is None
-    with refused(case, code="permission_refused") as excinfo:
+    with refused(case, code="separation_of_duties") as excinfo:
         act(case, reviewer_agent)
     assert "another security reviewer" in str(excinfo.value)
 
@@ -254,7 +257,11 @@ def test_a_case_cooling_off_past_its_old_approval_deadline_is_not_expired_by_the
     assert case.state == State.COOLING_OFF
     assert approval_deadline < case.hold_until
     clock.shift(approval_deadline + timedelta(minutes=1) - timezone.now())
-    assert case_sweep_due(batch_size=50) == {"holds_ended": 0, "expired": 0}
+    assert case_sweep_due(batch_size=50) == {
+        "holds_ended": 0,
+        "expired": 0,
+        "executions_redriven": 0,
+    }
     case.refresh_from_db()
     assert (case.state, case.expires_at) == (State.COOLING_OFF, None)
 
@@ -334,7 +341,7 @@ def test_an_agent_found_to_be_the_subject_after_claiming_cannot_go_on(step, cloc
     build, act = SUBJECT_STEPS[step]
     case = build(agent)
     _link_subject_to(case, agent)
-    with refused(case, code="permission_refused") as excinfo:
+    with refused(case, code="own_recovery") as excinfo:
         act(case, agent)
     assert "their own account" in str(excinfo.value)
 
@@ -392,54 +399,59 @@ def test_a_case_cannot_be_gap_released_twice(clock, agent, security_reviewer):
 
 
 class SpyConnector:
-    """Records every directory action instead of carrying it out."""
+    """Records every directory action, and the idempotency key it came with."""
 
     name = "spy"
-    capabilities = frozenset()
+    capabilities = frozenset(Capability)
 
     def __init__(self) -> None:
-        self.calls: list[str] = []
+        self.calls: list[tuple[str, str]] = []
 
-    def _record(self, action: str) -> int:
-        self.calls.append(action)
+    def _record(self, action: str, key: str) -> int:
+        self.calls.append((action, key))
         return 0
 
-    def set_password(self, identity, *, password):
-        return self._record("set_password")
+    def set_password(self, identity, *, password, idempotency_key=""):
+        return self._record("set_password", idempotency_key)
 
-    def unlock(self, identity):
-        return self._record("unlock")
+    def unlock(self, identity, *, idempotency_key=""):
+        return self._record("unlock", idempotency_key)
 
-    def enable(self, identity):
-        return self._record("enable")
+    def enable(self, identity, *, idempotency_key=""):
+        return self._record("enable", idempotency_key)
 
-    def disable(self, identity):
-        return self._record("disable")
+    def disable(self, identity, *, idempotency_key=""):
+        return self._record("disable", idempotency_key)
 
-    def revoke_sessions(self, identity):
-        return self._record("revoke_sessions")
+    def revoke_sessions(self, identity, *, idempotency_key=""):
+        return self._record("revoke_sessions", idempotency_key)
 
-    def replace_authenticators(self, identity, *, authenticator_ids=None):
-        return self._record("replace_authenticators")
+    def replace_authenticators(self, identity, *, authenticator_ids=None, idempotency_key=""):
+        return self._record("replace_authenticators", idempotency_key)
 
 
 @pytest.fixture
 def spy_connector(monkeypatch):
     spy = SpyConnector()
-    monkeypatch.setattr("directory.services.get_connector", lambda *args, **kwargs: spy)
+    monkeypatch.setattr("cases.execution.configured_connector", lambda: spy)
     return spy
 
 
-def test_the_spy_connector_sees_a_ready_case_executed(clock, agent, spy_connector):
-    case_execute(case=ready_case(agent=agent), actor=agent)
-    assert spy_connector.calls == ["unlock", "revoke_sessions"]
+def test_the_directory_is_called_only_by_the_task_with_the_case_reference_as_key(
+    clock, agent, spy_connector
+):
+    case = case_execute(case=ready_case(agent=agent), actor=agent)
+    assert spy_connector.calls == []  # the hand-off commits first; nothing is called under it
+    execution_run(case_id=case.pk)
+    key = case.reference
+    assert spy_connector.calls == [("unlock", key), ("revoke_sessions", key)]
 
 
 def test_executing_a_case_that_is_not_ready_never_touches_the_directory(
     clock, agent, spy_connector
 ):
     case = _verifiable(agent)  # being verified, with passing evidence, but not yet ready
-    with refused(case, code="not_ready"):
+    with refused(case, code="wrong_state"):
         case_execute(case=case, actor=agent)
     assert spy_connector.calls == []
 
@@ -458,7 +470,6 @@ def test_a_disabled_account_gets_no_reset_or_rebind_before_its_reactivation(cloc
 
 def test_a_completed_password_reset_ends_the_lockout_of_a_locked_account(clock, agent):
     subject = IdentityFactory(account_state=AccountState.LOCKED)
-    case = ready_case(agent=agent, subject=subject)
-    case = case_execute(case=case, actor=agent)
+    case = executed(ready_case(agent=agent, subject=subject), agent)
     subject.refresh_from_db()
     assert (case.state, subject.account_state) == (State.COMPLETED, AccountState.ACTIVE)

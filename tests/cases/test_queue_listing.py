@@ -10,10 +10,9 @@ from cases.selectors import queue_cases
 from cases.services import case_claim, case_dispute, case_expire, case_reject, case_verify
 from cases.states import Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import current_code, open_case, verified_case
+from tests.cases.builders import check_totp, current_code, open_case, verified_case
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import wrong_code
-from verification.services import evidence_check_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +67,9 @@ def test_queue_listing_counts_only_passed_evidence_and_granted_approvals(
     subject = IdentityFactory(risk_tier=RiskTier.PRIVILEGED)
     phone, key = AuthenticatorFactory(identity=subject), AuthenticatorFactory(identity=subject)
     case = case_claim(case=open_case(opener=agent, subject=subject), agent=agent)
-    evidence_check_totp(case=case, authenticator=phone, token=wrong_code(phone), actor=agent)
+    check_totp(case=case, authenticator=phone, token=wrong_code(phone), actor=agent)
     for authenticator in (phone, key):
-        evidence_check_totp(
+        check_totp(
             case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
         )
     case_verify(case=case, actor=agent)

@@ -11,22 +11,20 @@ from functools import partial
 import pytest
 from django.db.models import Count
 
-from approvals.errors import ApprovalError
 from approvals.models import Approval
 from approvals.services import approval_grant
 from audit.models import AuditEvent
-from cases.errors import CaseError
+from cases.errors import PermissionRefused, TransitionNotAllowed
 from cases.models import Queue, RecoveryCase
 from cases.services import case_claim, case_claim_next
 from cases.states import Kind, State
-from directory.models import RiskTier
-from tests.cases.builders import current_code, open_case, verified_case
+from directory.models import AccountState, RiskTier
+from tests.cases.builders import check_totp, current_code, open_case, verified_case
 from tests.cases.factories import make_agent, make_manager
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import claimed_case, wrong_code
 from verification import services as verification_services
 from verification.models import Evidence
-from verification.services import evidence_check_totp
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -93,8 +91,8 @@ def test_two_agents_claiming_one_case_at_once_one_wins(concurrently, agent, othe
     winners = [o for o in outcomes if o.error is None]
     losers = [o.error for o in outcomes if o.error is not None]
     assert len(winners) == 1
-    assert [type(e) for e in losers] == [CaseError]
-    assert losers[0].code == "already_claimed"
+    assert [type(e) for e in losers] == [TransitionNotAllowed]
+    assert losers[0].code == "wrong_state"  # it is verifying by the time the loser locks it
     case.refresh_from_db()
     assert case.assigned_agent_id == winners[0].value.assigned_agent_id
     assert _events(case, "case.claim") == 1
@@ -113,7 +111,7 @@ def test_one_approver_granting_ten_times_at_once_approves_once(concurrently, age
     errors = _errors(outcomes)
     assert len(errors) == 9
     # The refusal is the service's, never the unique constraint's IntegrityError.
-    assert {type(e) for e in errors} == {ApprovalError}
+    assert {type(e) for e in errors} == {PermissionRefused}
     assert {e.code for e in errors} == {"already_decided"}
     assert Approval.objects.filter(case=case, approver=manager).count() == 1
     assert _events(case, "approval.grant") == 1
@@ -153,8 +151,8 @@ def test_two_approvers_racing_for_the_last_approval_move_the_case_once(
     )
 
     errors = _errors(outcomes)
-    assert [type(e) for e in errors] == [ApprovalError]
-    assert errors[0].code == "not_awaiting_approval"
+    assert [type(e) for e in errors] == [TransitionNotAllowed]
+    assert errors[0].code == "wrong_state"
     case.refresh_from_db()
     assert case.state == State.COOLING_OFF
     assert Approval.objects.filter(case=case).count() == 2
@@ -165,24 +163,23 @@ def test_two_approvers_racing_for_the_last_approval_move_the_case_once(
 
 
 def _check(case, authenticator, agent, token):
-    return evidence_check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
+    return check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
 
 
 def test_failures_on_two_cases_of_one_person_at_once_reach_the_limit(
-    concurrently, agent, settings, monkeypatch
+    concurrently, agent, monkeypatch
 ):
     """Sequentially the third failure escalates; at once, neither check may read the count
     before the other has added to it (the person's row is locked)."""
-    settings.VERIFICATION_MAX_FAILURES = 3
-    counted = verification_services._failures_for_identity
+    counted = verification_services._failure_counts
 
-    def slow_count(case, now):
-        found = counted(case, now)
+    def slow_count(case, attempt, policy, now):
+        found = counted(case, attempt, policy, now)
         time.sleep(0.3)  # widen the window between reading the count and acting on it
         return found
 
-    monkeypatch.setattr(verification_services, "_failures_for_identity", slow_count)
-    subject = IdentityFactory()
+    monkeypatch.setattr(verification_services, "_failure_counts", slow_count)
+    subject = IdentityFactory(account_state=AccountState.LOCKED)  # reset and reactivation
     reset = claimed_case(agent=agent, subject=subject, kind=Kind.PASSWORD_RESET)
     reactivation = claimed_case(agent=agent, subject=subject, kind=Kind.REACTIVATION)
     phone, key = AuthenticatorFactory(identity=subject), AuthenticatorFactory(identity=subject)
@@ -199,7 +196,7 @@ def test_failures_on_two_cases_of_one_person_at_once_reach_the_limit(
 
 
 def test_one_code_read_for_two_cases_of_one_person_at_once_passes_once(concurrently, agent):
-    subject = IdentityFactory()
+    subject = IdentityFactory(account_state=AccountState.LOCKED)  # reset and reactivation
     reset = claimed_case(agent=agent, subject=subject, kind=Kind.PASSWORD_RESET)
     reactivation = claimed_case(agent=agent, subject=subject, kind=Kind.REACTIVATION)
     phone = AuthenticatorFactory(identity=subject)

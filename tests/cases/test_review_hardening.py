@@ -3,22 +3,22 @@
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 
 from approvals.services import approval_grant
 from cases import roles
 from cases.errors import CaseError, PermissionRefused
+from cases.policy import pinned_policy
 from cases.services import (
     case_break_glass,
     case_claim,
     case_open,
     case_reject,
     case_release,
-    case_sweep_due,
 )
 from cases.states import Kind, State
+from cases.sweep import case_sweep_due
 from directory.models import RiskTier
-from tests.cases.builders import open_case
+from tests.cases.builders import check_totp, open_case
 from tests.cases.factories import make_agent, make_manager
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import (
@@ -30,14 +30,13 @@ from tests.helpers import (
     nothing_changed,
 )
 from verification.errors import VerificationError
-from verification.services import evidence_check_totp
 
 pytestmark = pytest.mark.django_db
 
 
 def test_failures_on_a_rejected_case_still_count_towards_escalation(clock, agent):
     first = claimed_case(agent=agent)
-    fail_totp(first, agent, times=settings.VERIFICATION_MAX_FAILURES - 1)
+    fail_totp(first, agent, times=pinned_policy(first).max_failures - 1)
     case_reject(case=first, actor=agent, reason="Caller hung up")
     second = case_claim(case=open_case(opener=agent, subject=first.subject), agent=agent)
     fail_totp(second, agent, times=1)
@@ -47,9 +46,9 @@ def test_failures_on_a_rejected_case_still_count_towards_escalation(clock, agent
 
 def test_failures_older_than_the_window_do_not_count(clock, agent):
     first = claimed_case(agent=agent)
-    fail_totp(first, agent, times=settings.VERIFICATION_MAX_FAILURES - 1)
+    fail_totp(first, agent, times=pinned_policy(first).max_failures - 1)
     case_reject(case=first, actor=agent, reason="Caller hung up")
-    clock.shift(settings.VERIFICATION_FAILURE_WINDOW + timedelta(minutes=1))
+    clock.shift(pinned_policy(first).failure_window + timedelta(minutes=1))
     second = case_claim(case=open_case(opener=agent, subject=first.subject), agent=agent)
     fail_totp(second, agent, times=1)
     second.refresh_from_db()
@@ -70,7 +69,7 @@ def test_non_ascii_digits_are_refused_as_malformed(clock, agent, token):
     case = claimed_case(agent=agent)
     authenticator = AuthenticatorFactory(identity=case.subject)
     with nothing_changed(case), pytest.raises(VerificationError) as refused:
-        evidence_check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
+        check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
     assert refused.value.code == "malformed_code"
 
 

@@ -25,17 +25,26 @@ from cases.services import (
 from cases.states import Kind
 from directory.models import RiskTier
 from recovery_desk.errors import DomainError
-from tests.cases.builders import current_code
+from tests.cases.builders import check_totp, current_code
 from tests.cases.factories import UserFactory, make_agent, make_manager, make_security_reviewer
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from tests.helpers import claimed_case, end_hold, escalated_case, give_role, verified_case_for
-from verification.services import evidence_check_totp
 
 REASON = "Reviewed with the subject's manager"
 JUSTIFICATION = "Executive locked out before a board meeting."
 
 # Refusals that mean "not you"; any other refusal is a broken scene, not an answer.
-NOT_YOU = {"permission_refused", "not_assigned", "not_approver", "self", "opener", "verifier"}
+NOT_YOU = {
+    "own_recovery",
+    "not_agent",
+    "not_agent_or_reviewer",
+    "not_assigned",
+    "role_revoked",
+    "not_reviewer",
+    "not_approver",
+    "separation_of_duties",
+    "already_decided",
+}
 
 
 @dataclass
@@ -76,7 +85,7 @@ def _claim_next(s):
 def _check_evidence(s):
     case = s.claimed()
     authenticator = AuthenticatorFactory(identity=s.subject)
-    return evidence_check_totp(
+    return check_totp(
         case=case, authenticator=authenticator, token=current_code(authenticator), actor=s.actor
     )
 
@@ -84,7 +93,7 @@ def _check_evidence(s):
 def _verify(s):
     case = s.claimed()
     authenticator = AuthenticatorFactory(identity=s.subject)
-    evidence_check_totp(
+    check_totp(
         case=case, authenticator=authenticator, token=current_code(authenticator), actor=s.worker
     )
     return case_verify(case=case, actor=s.actor)
@@ -112,7 +121,7 @@ ACTIONS = {
     "reject": lambda s: case_reject(case=s.claimed(), actor=s.actor, reason=REASON),
     "execute": _execute,
     "break_glass": lambda s: case_break_glass(
-        case=s.claimed(), actor=s.actor, justification=JUSTIFICATION
+        case=s.verified(), actor=s.actor, justification=JUSTIFICATION
     ),
 }
 

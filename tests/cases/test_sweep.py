@@ -1,5 +1,5 @@
 """The beat sweep: it moves a case only once the database clock has passed its deadline, and
-running it twice, late, or alongside another run never moves a case twice (DESIGN.md "Time").
+running it twice, late, or alongside another run never moves a case twice (docs/design.md "Time").
 """
 
 from datetime import timedelta
@@ -8,10 +8,11 @@ import pytest
 
 from approvals.services import approval_grant
 from audit.models import AuditEvent
-from cases import services
+from cases import sweep as sweep_module
 from cases.models import RecoveryCase
-from cases.services import case_dispute, case_sweep_due
+from cases.services import case_dispute
 from cases.states import Kind, State
+from cases.sweep import case_sweep_due
 from cases.tasks import sweep_due_cases
 from tests.cases.builders import open_case, verified_case
 from tests.celery_support import wait_until
@@ -19,7 +20,7 @@ from tests.celery_support import wait_until
 HOLD = timedelta(hours=1)  # MFA re-bind, standard tier: one approval, then one hour's hold
 CLAIM_DEADLINE = timedelta(hours=24)
 SECOND = timedelta(seconds=1)
-NOTHING = {"holds_ended": 0, "expired": 0}
+NOTHING = {"holds_ended": 0, "expired": 0, "executions_redriven": 0}
 
 
 def cooling_off_case(*, agent, approver) -> RecoveryCase:
@@ -60,7 +61,7 @@ def test_sweep_ends_a_hold_once_it_has_elapsed(clock, agent, manager):
     case = cooling_off_case(agent=agent, approver=manager)
     clock.shift(HOLD + SECOND)
 
-    assert sweep() == {"holds_ended": 1, "expired": 0}
+    assert sweep() == {"holds_ended": 1, "expired": 0, "executions_redriven": 0}
     assert state_of(case) == State.READY
     event = AuditEvent.objects.get(case=case, action="case.end_hold")
     assert (event.actor, event.old_state, event.new_state) == (
@@ -84,7 +85,7 @@ def test_sweep_expires_an_unclaimed_case_past_its_deadline(clock, agent):
     case = open_case(opener=agent)
     clock.shift(CLAIM_DEADLINE + SECOND)
 
-    assert sweep() == {"holds_ended": 0, "expired": 1}
+    assert sweep() == {"holds_ended": 0, "expired": 1, "executions_redriven": 0}
     assert state_of(case) == State.EXPIRED
     event = AuditEvent.objects.get(case=case, action="case.expire")
     assert (event.actor, event.old_state, event.new_state) == (None, State.NEW, State.EXPIRED)
@@ -95,7 +96,7 @@ def test_sweep_run_again_changes_nothing(clock, agent, manager):
     held = cooling_off_case(agent=agent, approver=manager)
     overdue = open_case(opener=agent)
     clock.shift(CLAIM_DEADLINE + SECOND)
-    assert sweep() == {"holds_ended": 1, "expired": 1}
+    assert sweep() == {"holds_ended": 1, "expired": 1, "executions_redriven": 0}
     trail = list(AuditEvent.objects.values_list("pk", flat=True))
 
     assert sweep() == NOTHING
@@ -107,14 +108,14 @@ def test_sweep_run_again_changes_nothing(clock, agent, manager):
 def test_sweep_skips_a_held_case_someone_else_moved_meanwhile(clock, monkeypatch, agent, manager):
     case = cooling_off_case(agent=agent, approver=manager)
     clock.shift(HOLD + SECOND)
-    end_hold = services.case_end_hold
+    end_hold = sweep_module.case_end_hold
 
     def disputed_first(*, case, **kwargs):
         # Between the sweep listing the case and locking it, the subject disputes it.
         case_dispute(case=case, statement="This was not me")
         return end_hold(case=case, **kwargs)
 
-    monkeypatch.setattr(services, "case_end_hold", disputed_first)
+    monkeypatch.setattr(sweep_module, "case_end_hold", disputed_first)
 
     assert sweep() == NOTHING
     assert state_of(case) == State.CANCELLED
@@ -125,13 +126,13 @@ def test_sweep_skips_a_held_case_someone_else_moved_meanwhile(clock, monkeypatch
 def test_sweep_skips_an_overdue_case_someone_else_moved_meanwhile(clock, monkeypatch, agent):
     case = open_case(opener=agent)
     clock.shift(CLAIM_DEADLINE + SECOND)
-    expire = services.case_expire
+    expire = sweep_module.case_expire
 
     def disputed_first(*, case, **kwargs):
         case_dispute(case=case, statement="This was not me")
         return expire(case=case, **kwargs)
 
-    monkeypatch.setattr(services, "case_expire", disputed_first)
+    monkeypatch.setattr(sweep_module, "case_expire", disputed_first)
 
     assert sweep() == NOTHING
     assert state_of(case) == State.CANCELLED

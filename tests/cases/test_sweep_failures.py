@@ -1,4 +1,4 @@
-"""Failures delay the timeline, never corrupt it (DESIGN.md "Time"): a sweep that dies half
+"""Failures delay the timeline, never corrupt it (docs/design.md "Time"): a sweep that dies half
 way, a worker process killed in the middle of a task, a broker that was down for a day.
 """
 
@@ -13,10 +13,10 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from cases import services
+from cases import sweep as sweep_module
 from cases.models import RecoveryCase
-from cases.services import case_sweep_due
 from cases.states import State
+from cases.sweep import case_sweep_due
 from cases.tasks import sweep_due_cases
 from recovery_desk import celery_app
 from tests.cases.builders import open_case
@@ -39,7 +39,7 @@ def test_a_sweep_that_dies_half_way_keeps_what_it_finished_and_the_next_run_does
 ):
     cases = [open_case(opener=agent) for _ in range(3)]
     clock.shift(CLAIM_DEADLINE + SECOND)
-    real_expire = services.case_expire
+    real_expire = sweep_module.case_expire
     expired = []
 
     def expire_then_die(*, case):
@@ -50,15 +50,19 @@ def test_a_sweep_that_dies_half_way_keeps_what_it_finished_and_the_next_run_does
         expired.append(real_expire(case=case))
         return expired[-1]
 
-    monkeypatch.setattr(services, "case_expire", expire_then_die)
+    monkeypatch.setattr(sweep_module, "case_expire", expire_then_die)
     with pytest.raises(WorkerKilled):
         case_sweep_due(batch_size=50)
 
     assert [state_of(case) for case in cases] == [State.EXPIRED, State.NEW, State.NEW]
     assert [events(case, "case.expire") for case in cases] == [1, 0, 0]
 
-    monkeypatch.setattr(services, "case_expire", real_expire)
-    assert case_sweep_due(batch_size=50) == {"holds_ended": 0, "expired": 2}
+    monkeypatch.setattr(sweep_module, "case_expire", real_expire)
+    assert case_sweep_due(batch_size=50) == {
+        "holds_ended": 0,
+        "expired": 2,
+        "executions_redriven": 0,
+    }
     assert [state_of(case) for case in cases] == [State.EXPIRED] * 3
     assert [events(case, "case.expire") for case in cases] == [1, 1, 1]
 

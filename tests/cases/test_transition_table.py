@@ -19,10 +19,17 @@ def test_nothing_leaves_a_terminal_state(state):
     assert allowed_transitions(state) == []
 
 
-@pytest.mark.parametrize("state", sorted(OPEN_STATES))
+@pytest.mark.parametrize("state", sorted(OPEN_STATES - {State.EXECUTING}))
 def test_every_open_state_can_be_disputed_and_can_expire(state):
     names = {t.name for t in allowed_transitions(state)}
     assert {"dispute", "expire"} <= names
+
+
+def test_only_the_system_moves_a_case_while_the_directory_is_called():
+    """A directory call cannot be stopped half way: nothing but its outcome leaves executing."""
+    leaving = {t.name for t in allowed_transitions(State.EXECUTING)}
+    assert leaving == {"execution_done", "execution_failed"}
+    assert {TRANSITIONS[name].actor.label for name in leaving} == {"the system (sweep or task)"}
 
 
 def test_every_state_is_reachable_from_new():
@@ -47,7 +54,7 @@ def test_apply_transition_refuses_a_move_the_table_does_not_list(agent):
     from django.db import transaction
 
     with pytest.raises(TransitionNotAllowed), transaction.atomic():
-        apply_transition(case, "execute", target=State.COMPLETED, actor=agent)
+        apply_transition(case, "execute", target=State.COMPLETED, actor=agent, now=case.opened_at)
     case.refresh_from_db()
     assert case.state == State.NEW
 

@@ -25,24 +25,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.conf import settings as guardian_settings
 
 from approvals.services import approval_deny, approval_grant
-from directory.models import (
-    AccountState,
-    Authenticator,
-    ChannelOfRecord,
-    DirectorySession,
-    Identity,
-    ManagedDevice,
-    RiskTier,
-)
-from recovery_desk.errors import DomainError
-from verification.selectors import evidence_holder_id
-from verification.services import evidence_check_totp
-from verification.totp import totp_code_at, totp_code_refused_at
-
-from . import roles
-from .models import Queue, RecoveryCase
-from .policy import pinned_policy
-from .services import (
+from cases import roles
+from cases.execution import execution_give_up, execution_run
+from cases.models import Queue, RecoveryCase
+from cases.policy import pinned_policy
+from cases.services import (
+    case_abandon,
     case_break_glass,
     case_claim,
     case_dispute,
@@ -53,7 +41,23 @@ from .services import (
     case_reject,
     case_verify,
 )
-from .states import Kind, State
+from cases.states import Kind, State
+from directory.connectors import ConnectorError
+from directory.connectors.local import LocalDirectory
+from directory.models import (
+    AccountState,
+    Authenticator,
+    ChannelOfRecord,
+    DirectorySession,
+    Identity,
+    ManagedDevice,
+    RiskTier,
+)
+from recovery_desk import clock
+from recovery_desk.errors import DomainError
+from verification.selectors import evidence_holder_id
+from verification.services import evidence_check
+from verification.totp import totp_code_at, totp_code_refused_at
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (printed on purpose: demo logins only)
 DEMO_DEVICE = "demo"
@@ -128,6 +132,9 @@ IDENTITIES = (
         "noah.king", "Noah King", RiskTier.CONTRACTOR, account_state=AccountState.DISABLED
     ),
     IdentitySpec("omar.haddad", "Omar Haddad", RiskTier.PRIVILEGED),
+    IdentitySpec("pia.lund", "Pia Lund"),
+    IdentitySpec("quinn.ross", "Quinn Ross"),
+    IdentitySpec("rosa.diaz", "Rosa Diaz"),
     IdentitySpec("svc-backup", "Backup service", RiskTier.SERVICE, owner="omar.haddad"),
     IdentitySpec("svc-payroll", "Payroll export service", RiskTier.SERVICE, owner="chen.wei"),
 )
@@ -210,16 +217,42 @@ def demo_seed() -> DemoSummary:
     return DemoSummary(created=True, cases_by_state=cases_by_state(), notes=notes)
 
 
+class _UnreachableDirectory(LocalDirectory):
+    """The demo's stand-in for a directory that is down: every call fails."""
+
+    name = "unreachable (demo)"
+
+    def _down(self, *args, **kwargs) -> int:
+        raise ConnectorError("The directory did not answer within 10 seconds (demo outage).")
+
+    unlock = enable = revoke_sessions = replace_authenticators = _down
+
+
+class _Shift:
+    """Moves the pinned clock and, where time-machine is installed, the app's clock with it."""
+
+    def __init__(self, pin, traveller) -> None:
+        self.pin, self.traveller = pin, traveller
+
+    def shift(self, delta: timedelta) -> None:
+        self.pin.shift(delta)
+        if self.traveller is not None:
+            self.traveller.shift(delta)
+
+
 @contextmanager
 def _in_the_past(start: datetime):
-    """Yield a traveller whose ``shift`` moves the clock on, or None without time-machine."""
-    try:
-        import time_machine
-    except ImportError:
-        yield None
-        return
-    with time_machine.travel(start, tick=True) as traveller:
-        yield traveller
+    """Pin the one clock (``recovery_desk.clock``) at ``start``: the services read it. Where
+    time-machine is installed (``make demo`` has it), the app's clock follows too, so history
+    and creation stamps read like last week's as well."""
+    with clock.pinned(start) as pin:
+        try:
+            import time_machine
+        except ImportError:
+            yield _Shift(pin, None)
+            return
+        with time_machine.travel(start, tick=False) as traveller:
+            yield _Shift(pin, traveller)
 
 
 class _Seeder:
@@ -230,15 +263,10 @@ class _Seeder:
 
     def run(self) -> list[str]:
         notes = []
-        with _in_the_past(timezone.now() - PAST) as traveller:
+        with _in_the_past(clock.now() - PAST) as traveller:
             self.create_staff()
             self.create_identities()
             self.closed_cases(traveller)
-            if traveller is None:
-                notes.append(
-                    "time-machine is not installed: no expired case, and no completed case "
-                    "that went through a cooling-off hold."
-                )
         self.open_cases()
         return notes
 
@@ -310,11 +338,10 @@ class _Seeder:
         manager1, manager2 = self.staff["manager1"], self.staff["manager2"]
 
         # Opened first: its claim deadline lapses once the clock is moved on below.
-        if traveller is not None:
-            never_claimed = self.open("fatima.zahra", Kind.PASSWORD_RESET, by=agent1)
+        never_claimed = self.open("fatima.zahra", Kind.PASSWORD_RESET, by=agent1)
 
         case = self.verified("ana.lima", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        case_execute(case=case, actor=agent1)  # standard: no approval, no hold
+        self.executed(case, agent1)  # standard: no approval, no hold
 
         case = self.verified("chen.wei", Kind.REACTIVATION, opener=agent2, agent=agent1)
         approval_deny(
@@ -338,16 +365,22 @@ class _Seeder:
             statement="This was not me: I still have my phone and never called the desk.",
         )
 
-        if traveller is None:
-            return
         case = self.verified("ben.okafor", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
         approval_grant(case=case, approver=manager1, reason="Vendor contract is current.")
         traveller.shift(pinned_policy(case).cooling_off + timedelta(minutes=1))
         case_end_hold(case=case)
-        case_execute(case=case, actor=agent1)
+        self.executed(case, agent1)
 
         traveller.shift(timedelta(hours=25))
         case_expire(case=never_claimed)
+
+        case = self.verified("quinn.ross", Kind.PASSWORD_RESET, opener=agent2, agent=agent2)
+        self.directory_failed(case, agent2)
+        case_abandon(
+            case=case,
+            actor=agent2,
+            reason="The directory account was migrated meanwhile; the caller opens a new case.",
+        )
 
     def open_cases(self) -> None:
         agent1, agent2 = self.staff["agent1"], self.staff["agent2"]
@@ -366,11 +399,14 @@ class _Seeder:
 
         case = self.claimed("june.park", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
         authenticator = self.people["june.park"].authenticators.get()
-        for _ in range(settings.VERIFICATION_MAX_FAILURES):
-            evidence_check_totp(
+        for _ in range(pinned_policy(case).max_failures):
+            evidence_check(
                 case=case,
-                authenticator=authenticator,
-                token=totp_code_refused_at(authenticator, at=timezone.now()),
+                method="totp",
+                answer={
+                    "authenticator": authenticator.pk,
+                    "code": totp_code_refused_at(authenticator, at=clock.now()),
+                },
                 actor=agent1,
             )
 
@@ -387,6 +423,13 @@ class _Seeder:
         approval_grant(case=case, approver=manager2, reason="Hardware key check passed.")
 
         self.verified("marta.silva", Kind.REACTIVATION, opener=agent2, agent=agent1)
+
+        # Sent to the directory: the worker of `make demo` carries it out once it starts.
+        case = self.verified("pia.lund", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
+        case_execute(case=case, actor=agent1)
+
+        case = self.verified("rosa.diaz", Kind.PASSWORD_RESET, opener=agent1, agent=agent2)
+        self.directory_failed(case, agent2)
 
         case = self.verified("noah.king", Kind.REACTIVATION, opener=agent2, agent=agent1)
         case_break_glass(
@@ -424,13 +467,30 @@ class _Seeder:
             .order_by("pk")
             .first()
         )
-        evidence_check_totp(
+        evidence_check(
             case=case,
-            authenticator=evidence,
-            token=totp_code_at(evidence, at=timezone.now()),
+            method="totp",
+            answer={"authenticator": evidence.pk, "code": totp_code_at(evidence, at=clock.now())},
             actor=agent,
         )
         return case_verify(case=case, actor=agent)
+
+    def directory_failed(self, case, agent: User):
+        """Execute against a directory that does not answer, through every attempt, until
+        the case waits in execution_failed for an agent (what the task does with retries)."""
+        case_execute(case=case, actor=agent)
+        for _ in range(settings.EXECUTION_MAX_ATTEMPTS):
+            try:
+                execution_run(case_id=case.pk, connector=_UnreachableDirectory())
+            except ConnectorError as error:
+                failure = str(error)
+        return execution_give_up(case_id=case.pk, error=failure)
+
+    def executed(self, case, agent: User):
+        """Execute, then carry it out on the directory at once (in the running system a task
+        does this once the case is committed)."""
+        case_execute(case=case, actor=agent)
+        return execution_run(case_id=case.pk)
 
 
 # -- demo_otp ---------------------------------------------------------------------------------

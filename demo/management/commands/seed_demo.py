@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from cases.demo_data import DemoError, demo_seed, render_summary
+from demo.seed import DemoError, demo_seed, render_summary
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.demo_data import DemoError, demo_otp_code
+from demo.seed import DemoError, demo_otp_code
 
 
 class Command(BaseCommand):

@@ -1,0 +1,54 @@
+"""The evidence-method interface, in django-otp's device shape (docs/design.md "Evidence").
+
+A method says whether it may be used on a case (``is_allowed``), reads and locks what the
+answer names (``prepare``: the authenticator, later the channel or the code issued), and checks
+the answer (``verify``). Locking the case, the independence rule, failure counting, escalation
+and the audit event are the one ``evidence_check`` service's, the same for every method; a new
+method is one small module here and its tests.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cases.errors import Refusal
+from cases.models import RecoveryCase
+from cases.policy import PinnedPolicy
+from directory.models import Authenticator, Identity
+
+
+@dataclass
+class Attempt:
+    """What one answer is checked against, locked for the check."""
+
+    holder: Identity  # who answers: the subject, or a service identity's owner
+    authenticator: Authenticator | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class EvidenceMethod:
+    code: str = ""
+    label: str = ""
+    strength: int = 0  # what one passed check adds to the case's score
+    factor: str = ""  # methods of one factor are not independent of each other
+
+    def is_allowed(self, *, case: RecoveryCase, policy: PinnedPolicy) -> Refusal | None:
+        """May this method serve on this case at all?"""
+        if self.code not in policy.allowed_methods:
+            return Refusal(
+                "method_not_allowed",
+                f"This case's policy does not accept {self.label.lower()} as evidence.",
+            )
+        return None
+
+    def prepare(
+        self, *, case: RecoveryCase, holder: Identity, answer: Mapping[str, Any]
+    ) -> Attempt:
+        """Read the answer and lock what it names; raise ``VerificationError`` when malformed
+        or not the holder's (a refusal: nothing is recorded)."""
+        raise NotImplementedError
+
+    def verify(self, attempt: Attempt, *, now: datetime) -> bool:
+        """Check the answer; on success record what stops a replay (last step, spent code)."""
+        raise NotImplementedError
