@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +30,8 @@ from .models import RecoveryCase
 from .states import Kind, State
 from .transitions import apply_transition, ensure_allowed
 from .workflow import lock_case
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,19 @@ def carry_out(
         )
     changed["sessions_revoked"] = connector.revoke_sessions(identity, idempotency_key=key)
     return changed
+
+
+def enqueue_execution(case_id: int) -> None:
+    """Hand the case to a worker (called on commit). A broker outage must not fail the request
+    that already committed ``executing``: the sweep re-drives the case once it is stuck."""
+    from kombu.exceptions import OperationalError
+
+    from .tasks import execute_case
+
+    try:
+        execute_case.delay(case_id)
+    except (OperationalError, OSError) as error:
+        log.warning("cases.execution_not_enqueued", case_id=case_id, error=str(error))
 
 
 def _begin_attempt(case_id: int) -> RecoveryCase | None:
@@ -180,8 +196,6 @@ def stuck_executions(*, now: datetime, limit: int) -> list[int]:
 def execution_redrive(*, case_id: int) -> str:
     """The sweep's step for a case stuck in ``executing``: enqueue another attempt, or give up
     once the attempts are spent. The attempt time is stamped so the next sweep waits again."""
-    from .tasks import execute_case
-
     with transaction.atomic():
         case, now = lock_case(case_id)
         if case.state != State.EXECUTING or case.pk not in stuck_executions(now=now, limit=1_000):
@@ -191,5 +205,5 @@ def execution_redrive(*, case_id: int) -> str:
             return "gave_up"
         case.execution_attempted_at = now
         case.save(update_fields=["execution_attempted_at"])
-        transaction.on_commit(partial(execute_case.delay, case.pk))
+        transaction.on_commit(partial(enqueue_execution, case.pk))
         return "redriven"

@@ -19,7 +19,7 @@ from recovery_desk.actors import SUBJECT, SYSTEM
 
 from . import access
 from .errors import CaseError
-from .execution import plan_refusal
+from .execution import enqueue_execution, plan_refusal
 from .guards import account_allows_kind
 from .models import Queue, RecoveryCase
 from .policy import pinned_policy, policy_for
@@ -312,8 +312,6 @@ def _lock_subject(case: RecoveryCase) -> None:
 
 
 def _start_execution(case: RecoveryCase, name: str, actor: User) -> RecoveryCase:
-    from .tasks import execute_case
-
     with transaction.atomic():
         case, now = lock_case(case.pk)
         _lock_subject(case)
@@ -329,7 +327,7 @@ def _start_execution(case: RecoveryCase, name: str, actor: User) -> RecoveryCase
             now=now,
             update_fields=("execution_started_at", "execution_attempts", "expires_at"),
         )
-        transaction.on_commit(partial(execute_case.delay, case.pk))
+        transaction.on_commit(partial(enqueue_execution, case.pk))
     return case
 
 

@@ -23,9 +23,13 @@ def execute_case(self, case_id: int) -> str:
     connector is idempotent and only one outcome commits). Attempts are counted in the
     database, not in the message, so a redelivered task does not get extra tries."""
     from cases.execution import execution_attempts_left, execution_give_up, execution_run
+    from cases.models import RecoveryCase
 
     try:
         return execution_run(case_id=case_id).state
+    except RecoveryCase.DoesNotExist:
+        log.warning("cases.execution_no_such_case", case_id=case_id)
+        return "missing"
     except ConnectorError as error:
         if not execution_attempts_left(case_id=case_id):
             return execution_give_up(case_id=case_id, error=str(error)).state

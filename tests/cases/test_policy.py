@@ -77,3 +77,20 @@ def test_a_standard_reactivation_needs_a_managers_approval():
     rule = PolicyRule.objects.get(kind=Kind.REACTIVATION, risk_tier="standard")
     assert (rule.approvals_required, rule.approver_role) == (1, "manager")
     assert rule.history.latest("history_id").version == rule.version
+
+
+@pytest.mark.django_db
+def test_failure_limits_are_policy_and_a_riskier_tier_never_gets_more_room():
+    rules = list(PolicyRule.objects.filter(kind=Kind.PASSWORD_RESET))
+    assert {(r.max_failures, r.failure_window, r.code_max_tries) for r in rules} == {
+        (3, timedelta(hours=24), 3)  # the values the settings held before (migration 0006)
+    }
+    privileged = next(r for r in rules if r.risk_tier == "privileged")
+    privileged.max_failures = 10
+    privileged.failure_window = timedelta(hours=1)
+    privileged.code_max_tries = 9
+    assert policy_violations(rules) == [
+        "password_reset: privileged is easier than contractor: code_max_tries is higher",
+        "password_reset: privileged is easier than contractor: failure_window is lower",
+        "password_reset: privileged is easier than contractor: max_failures is higher",
+    ]
