@@ -23,6 +23,7 @@ from directory.connectors import Capability, ConnectorError
 from directory.connectors.local import LocalDirectory
 from directory.models import AccountState, DirectorySession
 from tests.cases.builders import open_case
+from tests.celery_support import wait_until
 from tests.directory.factories import IdentityFactory, SessionFactory
 from tests.helpers import (
     UnreachableDirectory,
@@ -226,3 +227,20 @@ def test_the_directory_module_knows_nothing_of_cases():
                     else [alias.name for alias in node.names]
                 )
                 assert not any((n or "").startswith("cases") for n in names), path
+
+
+# --- through a real worker on the configured broker (the demo's embedded one by default) -----
+
+
+@pytest.mark.celery_live
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_completes_an_executed_case_by_itself(agent, live_worker):
+    """What ``make demo`` relies on: execute commits, the task is enqueued on commit, and the
+    worker carries the recovery out with no one else doing anything."""
+    case = case_execute(case=ready_case(agent=agent), actor=agent)
+
+    assert wait_until(lambda: RecoveryCase.objects.get(pk=case.pk).state == State.COMPLETED), (
+        f"the worker did not complete {case.reference}"
+    )
+    assert live_worker.finished(execute_case.name) == 1
+    assert _events(case, "case.execution_done") == 1
