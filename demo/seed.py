@@ -1,10 +1,11 @@
 """Demo data for ``manage.py seed_demo`` and the second factor of its staff (``demo_otp``).
 
 Every case is driven through the real services (cases, verification, approvals), exactly as
-staff would move it, so the audit trail and history of the demo are the real thing. Cases that
-need time to pass (a hold that ends, a deadline that lapses) are driven a few days in the past
-with time-machine (a dev dependency, installed by ``make demo``); without it those two are
-left out and the summary says so.
+staff would move it, by ``demo.builders`` (the builders the tests and the benchmark use too), so
+the audit trail and history of the demo are the real thing. Cases that need time to pass (a
+hold that ends, a deadline that lapses) are driven a few days in the past with time-machine (a
+dev dependency, installed by ``make demo``); without it those two are left out and the summary
+says so.
 
 The demo staff share one known password and ``demo_otp`` prints their second factor, so the
 seed only ever fills an empty desk: it refuses a database that already holds people or cases.
@@ -24,26 +25,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.conf import settings as guardian_settings
 
-from approvals.services import approval_deny, approval_grant
 from cases import roles
-from cases.execution import execution_give_up, execution_run
 from cases.models import Queue, RecoveryCase
-from cases.policy import pinned_policy
-from cases.services import (
-    case_abandon,
-    case_break_glass,
-    case_claim,
-    case_dispute,
-    case_end_hold,
-    case_execute,
-    case_expire,
-    case_open,
-    case_reject,
-    case_verify,
-)
 from cases.states import Kind, State
-from directory.connectors import ConnectorError
-from directory.connectors.local import LocalDirectory
+from demo import builders
 from directory.models import (
     AccountState,
     Authenticator,
@@ -55,9 +40,6 @@ from directory.models import (
 )
 from recovery_desk import clock
 from recovery_desk.errors import DomainError
-from verification.selectors import evidence_holder_id
-from verification.services import evidence_check
-from verification.totp import totp_code_at, totp_code_refused_at
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (printed on purpose: demo logins only)
 DEMO_DEVICE = "demo"
@@ -217,15 +199,11 @@ def demo_seed() -> DemoSummary:
     return DemoSummary(created=True, cases_by_state=cases_by_state(), notes=notes)
 
 
-class _UnreachableDirectory(LocalDirectory):
+class _UnreachableDirectory(builders.UnreachableDirectory):
     """The demo's stand-in for a directory that is down: every call fails."""
 
     name = "unreachable (demo)"
-
-    def _down(self, *args, **kwargs) -> int:
-        raise ConnectorError("The directory did not answer within 10 seconds (demo outage).")
-
-    unlock = enable = revoke_sessions = replace_authenticators = _down
+    message = "The directory did not answer within 10 seconds (demo outage)."
 
 
 class _Shift:
@@ -331,54 +309,95 @@ class _Seeder:
             person.manager = self.people[manager]
             person.save(update_fields=["manager"])
 
-    # -- cases -------------------------------------------------------------------------------
+    # -- cases (each step one real service call, through demo.builders) ----------------------
+
+    def case(
+        self,
+        state: str,
+        username: str,
+        kind: str = Kind.PASSWORD_RESET,
+        *,
+        opener: User,
+        agent: User | None = None,
+        replace: str | None = None,
+        **kwargs,
+    ) -> RecoveryCase:
+        """A case about ``username`` driven to ``state`` (``builders.case_in``), with the next
+        ticket number; ``replace`` names the authenticator a re-bind replaces, by label."""
+        subject = self.people[username]
+        self.ticket += 1
+        return builders.case_in(
+            state,
+            agent=agent or opener,
+            opener=opener,
+            subject=subject,
+            kind=kind,
+            replaced_authenticator=(
+                subject.authenticators.get(label=replace) if replace is not None else None
+            ),
+            external_ticket=f"INC-{self.ticket}",
+            **kwargs,
+        )
 
     def closed_cases(self, traveller) -> None:
         agent1, agent2 = self.staff["agent1"], self.staff["agent2"]
         manager1, manager2 = self.staff["manager1"], self.staff["manager2"]
 
         # Opened first: its claim deadline lapses once the clock is moved on below.
-        never_claimed = self.open("fatima.zahra", Kind.PASSWORD_RESET, by=agent1)
+        never_claimed = self.case(State.NEW, "fatima.zahra", opener=agent1)
 
-        case = self.verified("ana.lima", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        self.executed(case, agent1)  # standard: no approval, no hold
+        # Standard: no approval, no hold.
+        self.case(State.COMPLETED, "ana.lima", opener=agent2, agent=agent1)
 
-        case = self.verified("chen.wei", Kind.REACTIVATION, opener=agent2, agent=agent1)
-        approval_deny(
-            case=case,
-            approver=manager2,
+        case = self.case(
+            State.AWAITING_APPROVAL, "chen.wei", Kind.REACTIVATION, opener=agent2, agent=agent1
+        )
+        builders.deny(
+            case,
+            manager2,
             reason="The account was disabled by HR on purpose; reactivation needs HR's ticket.",
         )
 
-        case = self.claimed("dara.nolan", Kind.REACTIVATION, opener=agent1, agent=agent2)
-        case_reject(
-            case=case,
-            actor=agent2,
+        case = self.case(
+            State.VERIFYING, "dara.nolan", Kind.REACTIVATION, opener=agent1, agent=agent2
+        )
+        builders.reject(
+            case,
+            agent2,
             reason="The caller could not use any enrolled authenticator; asked to come in person.",
         )
 
-        case = self.claimed(
-            "emil.berg", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Old phone"
+        case = self.case(
+            State.VERIFYING,
+            "emil.berg",
+            Kind.MFA_REBIND,
+            opener=agent2,
+            agent=agent1,
+            replace="Old phone",
         )
-        case_dispute(
-            case=case,
+        builders.dispute(
+            case,
             statement="This was not me: I still have my phone and never called the desk.",
         )
 
-        case = self.verified("ben.okafor", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        approval_grant(case=case, approver=manager1, reason="Vendor contract is current.")
-        traveller.shift(pinned_policy(case).cooling_off + timedelta(minutes=1))
-        case_end_hold(case=case)
-        self.executed(case, agent1)
+        case = self.case(State.AWAITING_APPROVAL, "ben.okafor", opener=agent2, agent=agent1)
+        case = builders.approve(case, manager1, reason="Vendor contract is current.")
+        builders.end_hold(case, traveller, late=timedelta(minutes=1))
+        builders.executed(case, agent1)
 
         traveller.shift(timedelta(hours=25))
-        case_expire(case=never_claimed)
+        builders.expire(never_claimed)
 
-        case = self.verified("quinn.ross", Kind.PASSWORD_RESET, opener=agent2, agent=agent2)
-        self.directory_failed(case, agent2)
-        case_abandon(
-            case=case,
-            actor=agent2,
+        case = self.case(
+            State.EXECUTION_FAILED,
+            "quinn.ross",
+            opener=agent2,
+            agent=agent2,
+            failing_directory=_UnreachableDirectory(),
+        )
+        builders.abandon(
+            case,
+            agent2,
             reason="The directory account was migrated meanwhile; the caller opens a new case.",
         )
 
@@ -389,108 +408,62 @@ class _Seeder:
 
         # agent1's own account: agent1 may neither claim nor approve it. Opened first, so the
         # list (newest first) shows agent1 a case they can claim at the top.
-        self.open("avery.agent", Kind.PASSWORD_RESET, by=agent2)
-        self.open("gus.moreau", Kind.PASSWORD_RESET, by=agent2)
-        self.open("omar.haddad", Kind.MFA_REBIND, by=agent2)
+        self.case(State.NEW, "avery.agent", opener=agent2)
+        self.case(State.NEW, "gus.moreau", opener=agent2)
+        self.case(State.NEW, "omar.haddad", Kind.MFA_REBIND, opener=agent2)
 
-        self.claimed(
-            "ivan.petrov", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Lost phone"
+        self.case(
+            State.VERIFYING,
+            "ivan.petrov",
+            Kind.MFA_REBIND,
+            opener=agent2,
+            agent=agent1,
+            replace="Lost phone",
         )
 
-        case = self.claimed("june.park", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        authenticator = self.people["june.park"].authenticators.get()
-        for _ in range(pinned_policy(case).max_failures):
-            evidence_check(
-                case=case,
-                method="totp",
-                answer={
-                    "authenticator": authenticator.pk,
-                    "code": totp_code_refused_at(authenticator, at=clock.now()),
-                },
-                actor=agent1,
-            )
+        # Wrong codes up to the failure limit: the system escalates it.
+        self.case(State.ESCALATED, "june.park", opener=agent2, agent=agent1)
 
-        case = self.verified("kofi.mensah", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        approval_grant(case=case, approver=manager1, reason="Called back on the number of record.")
+        case = self.case(State.AWAITING_APPROVAL, "kofi.mensah", opener=agent2, agent=agent1)
+        builders.approve(case, manager1, reason="Called back on the number of record.")
 
-        case = self.verified("svc-backup", Kind.PASSWORD_RESET, opener=agent1, agent=agent2)
-        approval_grant(case=case, approver=security1, reason="Owner confirmed the rotation.")
+        case = self.case(State.AWAITING_APPROVAL, "svc-backup", opener=agent1, agent=agent2)
+        builders.approve(case, security1, reason="Owner confirmed the rotation.")
 
-        case = self.verified(
-            "lena.fischer", Kind.MFA_REBIND, opener=agent2, agent=agent1, replace="Stolen phone"
+        case = self.case(
+            State.AWAITING_APPROVAL,
+            "lena.fischer",
+            Kind.MFA_REBIND,
+            opener=agent2,
+            agent=agent1,
+            replace="Stolen phone",
         )
-        approval_grant(case=case, approver=manager1, reason="Theft report INC on file.")
-        approval_grant(case=case, approver=manager2, reason="Hardware key check passed.")
+        builders.approve(case, manager1, reason="Theft report INC on file.")
+        builders.approve(case, manager2, reason="Hardware key check passed.")
 
-        self.verified("marta.silva", Kind.REACTIVATION, opener=agent2, agent=agent1)
+        self.case(
+            State.AWAITING_APPROVAL, "marta.silva", Kind.REACTIVATION, opener=agent2, agent=agent1
+        )
 
         # Sent to the directory: the worker of `make demo` carries it out once it starts.
-        case = self.verified("pia.lund", Kind.PASSWORD_RESET, opener=agent2, agent=agent1)
-        case_execute(case=case, actor=agent1)
+        self.case(State.EXECUTING, "pia.lund", opener=agent2, agent=agent1)
 
-        case = self.verified("rosa.diaz", Kind.PASSWORD_RESET, opener=agent1, agent=agent2)
-        self.directory_failed(case, agent2)
+        self.case(
+            State.EXECUTION_FAILED,
+            "rosa.diaz",
+            opener=agent1,
+            agent=agent2,
+            failing_directory=_UnreachableDirectory(),
+        )
 
-        case = self.verified("noah.king", Kind.REACTIVATION, opener=agent2, agent=agent1)
-        case_break_glass(
-            case=case,
-            actor=security1,
+        case = self.case(
+            State.AWAITING_APPROVAL, "noah.king", Kind.REACTIVATION, opener=agent2, agent=agent1
+        )
+        builders.break_glass(
+            case,
+            security1,
             justification="Vendor on-call engineer is needed for a live payments outage.",
         )
-
-    # -- steps, each one real service call ---------------------------------------------------
-
-    def open(self, username: str, kind: str, *, by: User, replace: str | None = None):
-        subject = self.people[username]
-        self.ticket += 1
-        return case_open(
-            actor=by,
-            subject=subject,
-            kind=kind,
-            intake_channel="phone",
-            external_ticket=f"INC-{self.ticket}",
-            replaced_authenticator=(
-                subject.authenticators.get(label=replace) if replace is not None else None
-            ),
-        )
-
-    def claimed(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
-        case = self.open(username, kind, by=opener, replace=replace)
-        return case_claim(case=case, agent=agent)
-
-    def verified(self, username: str, kind: str, *, opener: User, agent: User, replace=None):
-        case = self.claimed(username, kind, opener=opener, agent=agent, replace=replace)
-        holder_id = evidence_holder_id(self.people[username])
-        evidence = (
-            Authenticator.objects.filter(identity_id=holder_id)
-            .exclude(label=replace or "")
-            .order_by("pk")
-            .first()
-        )
-        evidence_check(
-            case=case,
-            method="totp",
-            answer={"authenticator": evidence.pk, "code": totp_code_at(evidence, at=clock.now())},
-            actor=agent,
-        )
-        return case_verify(case=case, actor=agent)
-
-    def directory_failed(self, case, agent: User):
-        """Execute against a directory that does not answer, through every attempt, until
-        the case waits in execution_failed for an agent (what the task does with retries)."""
-        case_execute(case=case, actor=agent)
-        for _ in range(settings.EXECUTION_MAX_ATTEMPTS):
-            try:
-                execution_run(case_id=case.pk, connector=_UnreachableDirectory())
-            except ConnectorError as error:
-                failure = str(error)
-        return execution_give_up(case_id=case.pk, error=failure)
-
-    def executed(self, case, agent: User):
-        """Execute, then carry it out on the directory at once (in the running system a task
-        does this once the case is committed)."""
-        case_execute(case=case, actor=agent)
-        return execution_run(case_id=case.pk)
 
 
 # -- demo_otp ---------------------------------------------------------------------------------

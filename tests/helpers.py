@@ -1,37 +1,28 @@
 """Helpers shared by the specification tests: refusals that write nothing, cases in a given
-state built through the real services, and staff holding more than one role."""
+state built through the real services, and staff holding more than one role.
+
+The cases come from ``demo.builders`` (``case_in`` and its steps), the builders the demo seed and
+the benchmark use too; the names here keep the tests' defaults (the tier each state is usually
+wanted in) and let factory_boy make the people and authenticators.
+"""
 
 import re
 from contextlib import contextmanager
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 
 from approvals.models import Approval
-from approvals.services import approval_grant
 from audit.models import AuditEvent
 from cases import roles
-from cases.execution import execution_give_up, execution_run
 from cases.models import Queue, RecoveryCase
-from cases.policy import pinned_policy
-from cases.services import (
-    case_abandon,
-    case_claim,
-    case_dispute,
-    case_end_hold,
-    case_execute,
-    case_expire,
-    case_reject,
-    case_verify,
-)
-from cases.states import Kind
-from directory.connectors import ConnectorError
-from directory.connectors.local import LocalDirectory
+from cases.states import Kind, State
+from demo import builders
+from demo.builders import JUSTIFICATION, UnreachableDirectory  # noqa: F401  (imported from here)
 from directory.models import Authenticator, Identity, RiskTier
 from recovery_desk import clock as one_clock
 from recovery_desk.errors import DomainError
-from tests.cases.builders import check_totp, current_code, new_subject, open_case
+from tests.cases.builders import check_totp, current_code, new_subject, open_case  # noqa: F401
 from tests.directory.factories import AuthenticatorFactory
 from verification.models import Evidence
 from verification.selectors import evidence_holder_id
@@ -52,10 +43,6 @@ def _snapshot(case: RecoveryCase) -> dict:
             Authenticator.objects.order_by("pk").values_list("pk", "last_t", "revoked_at")
         ),
     }
-
-
-# A break-glass justification long enough for the rule (20 characters or more).
-JUSTIFICATION = "Executive locked out before a board meeting; identity confirmed in person."
 
 
 @contextmanager
@@ -100,25 +87,21 @@ def wrong_code(authenticator: Authenticator) -> str:
     return totp_code_refused_at(authenticator, at=one_clock.now())
 
 
-def _evidence_holder(case: RecoveryCase) -> Identity:
-    return Identity.objects.get(pk=evidence_holder_id(case.subject))
+def _evidence_holder(subject: Identity) -> Identity:
+    """Who reads the code: the subject, or a service identity's owner."""
+    return Identity.objects.get(pk=evidence_holder_id(subject))
 
 
 def pass_totp(case: RecoveryCase, agent) -> Evidence:
     """The subject (or a service identity's owner) reads a correct code from a fresh
     authenticator of theirs."""
-    authenticator = AuthenticatorFactory(identity=_evidence_holder(case))
-    return check_totp(
-        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
-    )
+    authenticator = AuthenticatorFactory(identity=_evidence_holder(case.subject))
+    return builders.pass_evidence(case, agent, authenticator=authenticator)
 
 
 def fail_totp(case: RecoveryCase, agent, times: int = 1) -> None:
-    authenticator = AuthenticatorFactory(identity=_evidence_holder(case))
-    for _ in range(times):
-        check_totp(
-            case=case, authenticator=authenticator, token=wrong_code(authenticator), actor=agent
-        )
+    authenticator = AuthenticatorFactory(identity=_evidence_holder(case.subject))
+    builders.fail_evidence(case, agent, times=times, authenticator=authenticator)
 
 
 def _subject(subject, tier: str, kind: str, kw: dict):
@@ -128,101 +111,83 @@ def _subject(subject, tier: str, kind: str, kw: dict):
     return subject
 
 
-def claimed_case(
-    *, agent, opener=None, subject=None, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD, **kw
+def case_in(
+    state: str, *, agent, subject=None, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD, **kw
 ) -> RecoveryCase:
+    """``demo.builders.case_in`` with the people made by the factories: a new subject of
+    ``tier`` unless one is given, a named authenticator to replace for an MFA re-bind, and a
+    fresh authenticator of the holder for the evidence."""
     subject = _subject(subject, tier, kind, kw)
-    case = open_case(opener=opener or agent, kind=kind, subject=subject, **kw)
-    return case_claim(case=case, agent=agent)
+    if state in builders.NEEDS_EVIDENCE and "authenticator" not in kw:
+        kw["authenticator"] = AuthenticatorFactory(identity=_evidence_holder(subject))
+    return builders.case_in(state, agent=agent, subject=subject, kind=kind, **kw)
+
+
+def claimed_case(*, agent, **kw) -> RecoveryCase:
+    return case_in(State.VERIFYING, agent=agent, **kw)
 
 
 def verified_case_for(*, agent, **kw) -> RecoveryCase:
     """Claimed by ``agent``, passing TOTP evidence, verified (the next state is the policy's)."""
     case = claimed_case(agent=agent, **kw)
     pass_totp(case, agent)
-    return case_verify(case=case, actor=agent)
+    return builders.verify(case, agent)
 
 
 def escalated_case(*, agent, **kw) -> RecoveryCase:
-    case = claimed_case(agent=agent, **kw)
-    fail_totp(case, agent, times=pinned_policy(case).max_failures)
-    case.refresh_from_db()
-    return case
+    return case_in(State.ESCALATED, agent=agent, **kw)
 
 
 def awaiting_approval_case(*, agent, **kw) -> RecoveryCase:
     """Privileged password reset: two manager approvals, a 4-hour hold."""
-    return verified_case_for(agent=agent, tier=RiskTier.PRIVILEGED, **kw)
+    return case_in(State.AWAITING_APPROVAL, agent=agent, **{"tier": RiskTier.PRIVILEGED, **kw})
 
 
 def cooling_off_case(*, agent, approvers, **kw) -> RecoveryCase:
-    case = awaiting_approval_case(agent=agent, **kw)
-    for approver in approvers:
-        approval_grant(case=case, approver=approver, reason="Checked the evidence")
-    case.refresh_from_db()
-    return case
+    return case_in(
+        State.COOLING_OFF, agent=agent, approvers=approvers, **{"tier": RiskTier.PRIVILEGED, **kw}
+    )
 
 
 def ready_case(*, agent, **kw) -> RecoveryCase:
     """Standard password reset: no approval, no hold, so verification makes it ready."""
-    return verified_case_for(agent=agent, tier=RiskTier.STANDARD, **kw)
+    return case_in(State.READY, agent=agent, **kw)
 
 
 def executed(case: RecoveryCase, agent) -> RecoveryCase:
     """Execute, then run the directory step the task would run once the case is committed."""
-    case_execute(case=case, actor=agent)
-    return execution_run(case_id=case.pk)
-
-
-class UnreachableDirectory(LocalDirectory):
-    """A directory that fails every call (what an outage looks like to the connector's caller)."""
-
-    name = "unreachable"
-
-    def _down(self, *args, **kwargs) -> int:
-        raise ConnectorError("The directory did not answer.")
-
-    unlock = enable = revoke_sessions = replace_authenticators = set_password = _down
+    return builders.executed(case, agent)
 
 
 def executing_case(*, agent, **kw) -> RecoveryCase:
     """Sent to the directory; the task has not run yet."""
-    return case_execute(case=ready_case(agent=agent, **kw), actor=agent)
+    return case_in(State.EXECUTING, agent=agent, **kw)
 
 
 def execution_failed_case(*, agent, **kw) -> RecoveryCase:
     """Every attempt at the directory failed; the case waits for an agent."""
-    case = executing_case(agent=agent, **kw)
-    for _ in range(settings.EXECUTION_MAX_ATTEMPTS):
-        with pytest.raises(ConnectorError):
-            execution_run(case_id=case.pk, connector=UnreachableDirectory())
-    return execution_give_up(case_id=case.pk, error="The directory did not answer.")
+    return case_in(State.EXECUTION_FAILED, agent=agent, **kw)
 
 
 def abandoned_case(*, agent, **kw) -> RecoveryCase:
-    case = execution_failed_case(agent=agent, **kw)
-    return case_abandon(case=case, actor=agent, reason="The directory account was migrated.")
+    return case_in(State.ABANDONED, agent=agent, **kw)
 
 
 def completed_case(*, agent, **kw) -> RecoveryCase:
-    return executed(ready_case(agent=agent, **kw), agent)
+    return case_in(State.COMPLETED, agent=agent, **kw)
 
 
 def rejected_case(*, agent, **kw) -> RecoveryCase:
-    case = claimed_case(agent=agent, **kw)
-    return case_reject(case=case, actor=agent, reason="Caller could not read a code")
+    return case_in(State.REJECTED, agent=agent, **kw)
 
 
 def cancelled_case(*, agent, **kw) -> RecoveryCase:
-    return case_dispute(case=open_case(opener=agent, **kw), statement="This was not me.")
+    return case_in(State.CANCELLED, agent=agent, **kw)
 
 
 def expired_case(*, agent, clock, **kw) -> RecoveryCase:
-    case = open_case(opener=agent, **kw)
-    clock.move_to(case.expires_at)
-    return case_expire(case=case)
+    return case_in(State.EXPIRED, agent=agent, clock=clock, **kw)
 
 
 def end_hold(case: RecoveryCase, clock) -> RecoveryCase:
-    clock.move_to(case.hold_until)
-    return case_end_hold(case=case)
+    return builders.end_hold(case, clock)

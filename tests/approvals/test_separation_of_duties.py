@@ -1,5 +1,8 @@
-"""Approver != verifying agent != opener != subject; N approvals from N people holding the
-policy's approver role on the case's queue (docs/design.md "Approvals")."""
+"""Approving a case: approver != verifying agent != opener != subject, and one decision per
+approver; N approvals from N people holding the policy's approver role on the case's queue, each
+counting only while its approver still holds the role and before it lapses; one denial rejects;
+the database holds separation of duties when the service is bypassed (docs/design.md
+"Approvals")."""
 
 from datetime import timedelta
 
@@ -15,7 +18,7 @@ from cases import roles
 from cases.models import Queue, RecoveryCase
 from cases.states import Kind, State
 from directory.models import Identity, RiskTier
-from tests.cases.factories import UserFactory, make_manager, make_security_reviewer
+from tests.cases.factories import UserFactory, make_agent, make_manager, make_security_reviewer
 from tests.directory.factories import IdentityFactory
 from tests.helpers import awaiting_approval_case, give_role, refused, verified_case_for
 
@@ -34,6 +37,21 @@ def test_n_approvals_come_from_n_distinct_approvers(clock, agent, manager, other
         manager.pk,
         other_manager.pk,
     }
+
+
+def test_an_approval_stops_counting_once_its_approver_loses_the_role(
+    clock, agent, other_agent, manager, other_manager
+):
+    case = awaiting_approval_case(agent=agent, opener=other_agent)
+    approval_grant(case=case, approver=manager, reason="Checked")
+    manager.is_active = False
+    manager.save(update_fields=["is_active"])
+    approval_grant(case=case, approver=other_manager, reason="Checked")
+    case.refresh_from_db()
+    assert case.state == State.AWAITING_APPROVAL
+    approval_grant(case=case, approver=make_manager(username="manager.fay"), reason="Checked")
+    case.refresh_from_db()
+    assert case.state == State.COOLING_OFF
 
 
 def test_a_manager_without_approval_rights_on_the_queue_is_refused(clock, agent):
@@ -130,6 +148,42 @@ def test_approving_after_the_approval_deadline_is_refused(clock, agent, manager,
     clock.shift(timedelta(days=1))
     with refused(case, code="deadline_passed"):
         approval_grant(case=case, approver=other_manager, reason=REASON)
+
+
+# --- who may not approve: the subject, the verifier, the opener, nobody twice ----------------
+
+
+@pytest.fixture
+def agent_and_manager(db):
+    user = make_agent(username="agent.manager.frank")
+    give_role(user, roles.MANAGERS, roles.APPROVE)
+    return user
+
+
+def test_the_subject_cannot_approve_their_own_recovery(clock, agent, manager):
+    subject = IdentityFactory(risk_tier=RiskTier.PRIVILEGED, staff_user=manager)
+    case = verified_case_for(agent=agent, subject=subject)
+    with refused(case, code="own_recovery"):
+        approval_grant(case=case, approver=manager, reason="Looks fine to me")
+
+
+def test_an_approver_cannot_approve_the_same_case_twice(clock, agent, manager):
+    case = awaiting_approval_case(agent=agent)
+    approval_grant(case=case, approver=manager, reason="Spoke to the subject's manager")
+    with refused(case, code="already_decided"):
+        approval_grant(case=case, approver=manager, reason="Approving again")
+
+
+def test_the_agent_who_verified_a_case_cannot_approve_it(clock, agent, agent_and_manager):
+    case = awaiting_approval_case(agent=agent_and_manager, opener=agent)
+    with refused(case, code="separation_of_duties"):
+        approval_grant(case=case, approver=agent_and_manager, reason="I checked it myself")
+
+
+def test_the_person_who_opened_a_case_cannot_approve_it(clock, agent, agent_and_manager):
+    case = awaiting_approval_case(agent=agent, opener=agent_and_manager)
+    with refused(case, code="separation_of_duties"):
+        approval_grant(case=case, approver=agent_and_manager, reason="I took the call")
 
 
 # --- the database holds separation of duties even when the service is bypassed -------------

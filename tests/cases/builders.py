@@ -1,14 +1,15 @@
-"""Drive cases through the real services to the state a test needs."""
+"""Drive cases through the real services to the state a test needs.
 
-from approvals.services import approval_grant
-from cases.services import case_claim, case_open, case_verify
+The steps are ``demo.builders``' (the one set the tests, the demo seed and the benchmark share);
+what the tests add is that factory_boy makes the people and their authenticators.
+"""
+
 from cases.states import Kind
+from demo import builders
+from demo.builders import check_totp, current_code  # noqa: F401  (imported from here by tests)
 from directory.models import AccountState, Identity, RiskTier
-from recovery_desk import clock
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 from verification.selectors import evidence_holder_id
-from verification.services import evidence_check
-from verification.totp import totp_code_at
 
 
 def new_subject(*, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD) -> Identity:
@@ -19,21 +20,7 @@ def new_subject(*, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD) -> Identity
 
 def open_case(*, opener, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD, subject=None, **kw):
     subject = subject or new_subject(kind=kind, tier=tier)
-    return case_open(actor=opener, subject=subject, kind=kind, intake_channel="phone", **kw)
-
-
-def current_code(authenticator) -> str:
-    return totp_code_at(authenticator, at=clock.now())
-
-
-def check_totp(*, case, authenticator, token: str, actor):
-    """The one evidence service, with the TOTP method's answer."""
-    return evidence_check(
-        case=case,
-        method="totp",
-        answer={"authenticator": authenticator.pk, "code": token},
-        actor=actor,
-    )
+    return builders.open(opener, subject=subject, kind=kind, **kw)
 
 
 def verified_case(*, agent, opener=None, kind=Kind.PASSWORD_RESET, tier=RiskTier.STANDARD):
@@ -46,16 +33,10 @@ def verified_case(*, agent, opener=None, kind=Kind.PASSWORD_RESET, tier=RiskTier
     if kind == Kind.MFA_REBIND:
         extra["replaced_authenticator"] = AuthenticatorFactory(identity=subject, label="lost")
     case = open_case(opener=opener or agent, kind=kind, subject=subject, **extra)
-    case_claim(case=case, agent=agent)
-    check_totp(
-        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
-    )
-    return case_verify(case=case, actor=agent)
+    builders.claim(case, agent)
+    builders.pass_evidence(case, agent, authenticator=authenticator)
+    return builders.verify(case, agent)
 
 
 def approved_case(*, agent, approvers, **kw):
-    case = verified_case(agent=agent, **kw)
-    for approver in approvers:
-        approval_grant(case=case, approver=approver, reason="Checked the evidence")
-    case.refresh_from_db()
-    return case
+    return builders.approve(verified_case(agent=agent, **kw), *approvers)

@@ -1,5 +1,6 @@
-"""TOTP evidence: checked by the system, single-use, rate-limited, independent of what is
-being recovered, and the key never leaves the server."""
+"""TOTP evidence: a well-formed code checked by the system, single-use, rate-limited,
+independent of what is being recovered (a re-bind that replaces every authenticator accepts
+none), proved by a service identity's owner, and the key never leaves the server."""
 
 import json
 from datetime import timedelta
@@ -15,7 +16,7 @@ from cases.states import Kind, State
 from directory.models import Authenticator, RiskTier
 from tests.cases.builders import check_totp, current_code
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
-from tests.helpers import claimed_case, refused, wrong_code
+from tests.helpers import claimed_case, nothing_changed, refused, wrong_code
 from verification.errors import VerificationError
 from verification.models import Evidence
 from verification.selectors import evidence_summary
@@ -175,3 +176,31 @@ def test_a_service_identity_is_proved_by_its_owners_authenticator_not_its_own(cl
         check(case, own_key, current_code(own_key), agent)
     assert "of its owner" in str(excinfo.value)
     assert check(case, owners_phone, current_code(owners_phone), agent).outcome == "passed"
+
+
+# --- what a code must look like, and what it must not lean on --------------------------------
+
+
+@pytest.mark.parametrize("token", ["١٢٣٤٥٦", "12345²", "１２３４５６"])
+def test_non_ascii_digits_are_refused_as_malformed(clock, agent, token):
+    case = claimed_case(agent=agent)
+    authenticator = AuthenticatorFactory(identity=case.subject)
+    with nothing_changed(case), pytest.raises(VerificationError) as refused:
+        check_totp(case=case, authenticator=authenticator, token=token, actor=agent)
+    assert refused.value.code == "malformed_code"
+
+
+def _read_code(case, agent):
+    """Enrol a fresh authenticator for the subject; return the check of its current code."""
+    authenticator = AuthenticatorFactory(identity=case.subject)
+    return lambda: check_totp(
+        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
+    )
+
+
+def test_a_rebind_replacing_every_authenticator_accepts_no_totp_evidence(clock, agent):
+    case = claimed_case(agent=agent, kind=Kind.MFA_REBIND, replaced_authenticator=None)
+    assert case.replaced_authenticator_id is None
+    check_code = _read_code(case, agent)
+    with refused(case, code="not_independent"):
+        check_code()
