@@ -151,29 +151,34 @@ def _claim_locked(case: RecoveryCase, now: datetime, agent: User) -> RecoveryCas
 
 
 def case_claim_next(*, queue: Queue, agent: User) -> RecoveryCase | None:
-    """Take the oldest claimable case; SKIP LOCKED lets concurrent agents pass each other by."""
-    if refusal := access.works_queue(agent, queue):
-        raise refusal.error()
+    """Take the oldest claimable case; SKIP LOCKED lets concurrent agents pass each other by.
+
+    One statement finds, locks and reads the clock; the claim rule (role included) is then
+    checked on that row. With nothing to claim, a person outside the queue is still told so.
+    """
     with transaction.atomic():
-        now = clock.now()
+        database_now = clock.now_expression()
         candidate = (
             RecoveryCase.objects.filter(
                 queue=queue,
                 state=State.NEW,
                 assigned_agent__isnull=True,
-                expires_at__gt=now,
+                expires_at__gt=database_now,
             )
             .exclude(access.own_account_filter(agent, prefix="subject__"))
             .select_related("subject", "subject__owner")
+            .annotate(database_now=database_now)
             .order_by("opened_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
         if candidate is None:
+            if refusal := access.works_queue(agent, queue):
+                raise refusal.error()
             return None
         candidate.queue = queue
         # The candidate row is already locked by this transaction: no second read.
-        return _claim_locked(candidate, now, agent)
+        return _claim_locked(candidate, clock.now(read=candidate.database_now), agent)
 
 
 def case_verify(*, case: RecoveryCase, actor: User) -> RecoveryCase:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Now
 
 # The same expressions as Django's ``Now()``: SQLite's CURRENT_TIMESTAMP has whole seconds only.
 _NOW_SQL = {"sqlite": "SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')"}
@@ -29,6 +31,13 @@ def now(*, read: datetime | None = None) -> datetime:
     if read is not None:
         return read
     return database_now()
+
+
+def now_expression() -> Now | Value:
+    """The clock inside a query (``Now()``), so a filter and a lock read it in one statement."""
+    if _pinned is not None:
+        return Value(_pinned, output_field=DateTimeField())
+    return Now()
 
 
 def database_now() -> datetime:

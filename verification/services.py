@@ -90,9 +90,15 @@ def evidence_check(
         policy = pinned_policy(case)
         if refusal := plugin.is_allowed(case=case, policy=policy):
             raise VerificationError(refusal.message, code=refusal.code)
-        # The subject's row, then the holder's, then the method's (the order execution uses).
-        Identity.objects.select_for_update().values_list("pk", flat=True).get(pk=case.subject_id)
-        holder = Identity.objects.select_for_update().get(pk=evidence_holder_id(case.subject))
+        # The subject's row, then the holder's (a service identity's owner), then the method's:
+        # failures count per person, so two checks for one person must not both read the count
+        # before either has added to it.
+        holder_id = evidence_holder_id(case.subject)
+        if holder_id != case.subject_id:
+            Identity.objects.select_for_update().values_list("pk", flat=True).get(
+                pk=case.subject_id
+            )
+        holder = Identity.objects.select_for_update().get(pk=holder_id)
         attempt = plugin.prepare(case=case, holder=holder, answer=answer)
         _ensure_independent(case, attempt)
 
