@@ -191,3 +191,38 @@ def expired_case(*, agent, clock, **kw) -> RecoveryCase:
 
 def end_hold(case: RecoveryCase, clock) -> RecoveryCase:
     return builders.end_hold(case, clock)
+
+
+def check_code(case: RecoveryCase, staff: dict) -> Evidence:
+    """The assigned agent (``staff["agent"]``) checks a correct code from
+    ``staff["authenticator"]``."""
+    authenticator = staff["authenticator"]
+    return check_totp(
+        case=case,
+        authenticator=authenticator,
+        token=current_code(authenticator),
+        actor=staff["agent"],
+    )
+
+
+def read_code(case: RecoveryCase, agent):
+    """Enrol a fresh authenticator for the subject; return the check of its current code."""
+    authenticator = AuthenticatorFactory(identity=case.subject)
+    return lambda: check_totp(
+        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
+    )
+
+
+def with_evidence(case: RecoveryCase, agent) -> RecoveryCase:
+    """``case`` after one passing TOTP check."""
+    pass_totp(case, agent)
+    return case
+
+
+def verifiable(agent) -> RecoveryCase:
+    """Being verified, with passing evidence, not yet verified."""
+    return with_evidence(claimed_case(agent=agent), agent)
+
+
+def revoke_agent_role(user) -> None:
+    user.groups.remove(Group.objects.get(name=roles.AGENTS))

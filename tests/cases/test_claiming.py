@@ -5,17 +5,22 @@ agent role goes on with the case they claimed."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from cases import roles
 from cases.models import Queue
 from cases.services import case_claim, case_claim_next, case_execute, case_reject, case_verify
 from cases.states import Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import check_totp, current_code, open_case
+from tests.cases.builders import open_case
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
-from tests.helpers import claimed_case, pass_totp, ready_case, refused
+from tests.helpers import (
+    check_code,
+    claimed_case,
+    ready_case,
+    refused,
+    revoke_agent_role,
+    with_evidence,
+)
 
 
 def test_a_claimed_case_cannot_be_claimed_again(clock, agent, other_agent):
@@ -70,29 +75,10 @@ def test_claim_next_skips_the_agents_own_and_overdue_cases_for_the_next_claimabl
     assert (older.state, older.assigned_agent_id) == (State.NEW, None)
 
 
-def _check_code(case, staff):
-    authenticator = staff["authenticator"]
-    check_totp(
-        case=case,
-        authenticator=authenticator,
-        token=current_code(authenticator),
-        actor=staff["agent"],
-    )
-
-
-def _with_evidence(case, agent):
-    pass_totp(case, agent)
-    return case
-
-
-def _revoke_agent_role(user) -> None:
-    user.groups.remove(Group.objects.get(name=roles.AGENTS))
-
-
 AGENT_STEPS = {
-    "check_evidence": (lambda s: claimed_case(agent=s["agent"]), _check_code),
+    "check_evidence": (lambda s: claimed_case(agent=s["agent"]), check_code),
     "verify": (
-        lambda s: _with_evidence(claimed_case(agent=s["agent"]), s["agent"]),
+        lambda s: with_evidence(claimed_case(agent=s["agent"]), s["agent"]),
         lambda case, s: case_verify(case=case, actor=s["agent"]),
     ),
     "reject": (
@@ -112,7 +98,7 @@ def test_an_agent_removed_from_the_role_cannot_go_on_with_a_claimed_case(action,
     build, act = AGENT_STEPS[action]
     case = build(staff)
     staff["authenticator"] = AuthenticatorFactory(identity=case.subject)
-    _revoke_agent_role(agent)
+    revoke_agent_role(agent)
     with refused(case, code="role_revoked") as excinfo:
         act(case, staff)
     assert "no longer work" in str(excinfo.value)

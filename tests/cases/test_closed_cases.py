@@ -17,12 +17,12 @@ from cases.services import (
     case_verify,
 )
 from cases.states import TERMINAL_STATES, State
-from tests.cases.builders import check_totp, current_code
 from tests.directory.factories import AuthenticatorFactory
 from tests.helpers import (
     JUSTIFICATION,
     abandoned_case,
     cancelled_case,
+    check_code,
     completed_case,
     expired_case,
     refused,
@@ -38,19 +38,9 @@ TERMINAL_BUILDERS = {
 }
 
 
-def _check_code(case, staff):
-    authenticator = staff["authenticator"]
-    check_totp(
-        case=case,
-        authenticator=authenticator,
-        token=current_code(authenticator),
-        actor=staff["agent"],
-    )
-
-
 SERVICES = {
     "claim": lambda case, s: case_claim(case=case, agent=s["other_agent"]),
-    "check_evidence": _check_code,
+    "check_evidence": check_code,
     "verify": lambda case, s: case_verify(case=case, actor=s["agent"]),
     "approve": lambda case, s: approval_grant(case=case, approver=s["manager"], reason="Fine"),
     "deny": lambda case, s: approval_deny(case=case, approver=s["manager"], reason="No"),

@@ -20,17 +20,18 @@ from cases.services import (
 )
 from cases.states import Kind, State
 from cases.sweep import case_sweep_due
-from tests.cases.builders import check_totp, current_code, open_case
+from tests.cases.builders import open_case
 from tests.directory.factories import AuthenticatorFactory
 from tests.helpers import (
     JUSTIFICATION,
     awaiting_approval_case,
+    check_code,
     claimed_case,
     cooling_off_case,
     escalated_case,
-    pass_totp,
     ready_case,
     refused,
+    with_evidence,
 )
 
 
@@ -63,21 +64,6 @@ def test_a_case_expires_once_its_deadline_has_passed(clock, agent):
     assert (case.state, case.closed_at) == (State.EXPIRED, timezone.now())
 
 
-def _check_code(case, staff):
-    authenticator = staff["authenticator"]
-    check_totp(
-        case=case,
-        authenticator=authenticator,
-        token=current_code(authenticator),
-        actor=staff["agent"],
-    )
-
-
-def _with_evidence(case, agent):
-    pass_totp(case, agent)
-    return case
-
-
 def _past_deadline(case, clock):
     clock.shift(case.expires_at - timezone.now())
     return case
@@ -88,9 +74,9 @@ PAST_DEADLINE = {
         lambda s: open_case(opener=s["agent"]),
         lambda case, s: case_claim(case=case, agent=s["agent"]),
     ),
-    "check_evidence": (lambda s: claimed_case(agent=s["agent"]), _check_code),
+    "check_evidence": (lambda s: claimed_case(agent=s["agent"]), check_code),
     "verify": (
-        lambda s: _with_evidence(claimed_case(agent=s["agent"]), s["agent"]),
+        lambda s: with_evidence(claimed_case(agent=s["agent"]), s["agent"]),
         lambda case, s: case_verify(case=case, actor=s["agent"]),
     ),
     "approve": (

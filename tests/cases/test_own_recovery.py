@@ -11,7 +11,7 @@ from directory.models import Identity, RiskTier
 from tests.cases.builders import open_case
 from tests.cases.factories import make_agent
 from tests.directory.factories import IdentityFactory
-from tests.helpers import claimed_case, nothing_changed, pass_totp, ready_case, refused
+from tests.helpers import nothing_changed, ready_case, refused, verifiable
 
 
 def test_a_staff_member_whose_username_differs_only_in_case_is_the_subject(clock, db):
@@ -42,14 +42,8 @@ def _link_subject_to(case, user) -> None:
     assert Identity.objects.filter(pk=case.subject_id).update(staff_user=user) == 1
 
 
-def _verifiable(agent):
-    case = claimed_case(agent=agent)
-    pass_totp(case, agent)
-    return case
-
-
 SUBJECT_STEPS = {
-    "verify": (_verifiable, lambda case, agent: case_verify(case=case, actor=agent)),
+    "verify": (verifiable, lambda case, agent: case_verify(case=case, actor=agent)),
     "execute": (
         lambda agent: ready_case(agent=agent),
         lambda case, agent: case_execute(case=case, actor=agent),

@@ -6,9 +6,7 @@ from cases.models import PolicyRule
 from cases.services import case_verify
 from cases.states import Kind, State
 from directory.models import RiskTier
-from tests.cases.builders import check_totp, current_code
-from tests.directory.factories import AuthenticatorFactory
-from tests.helpers import claimed_case, fail_totp, pass_totp, refused
+from tests.helpers import claimed_case, fail_totp, pass_totp, read_code, refused
 
 
 def test_verification_refuses_evidence_below_the_policy_naming_the_score(clock, agent):
@@ -17,14 +15,6 @@ def test_verification_refuses_evidence_below_the_policy_naming_the_score(clock, 
     with refused(case, code="insufficient_evidence") as excinfo:
         case_verify(case=case, actor=agent)
     assert "scores 0 of the 2" in str(excinfo.value)
-
-
-def _read_code(case, agent):
-    """Enrol a fresh authenticator for the subject; return the check of its current code."""
-    authenticator = AuthenticatorFactory(identity=case.subject)
-    return lambda: check_totp(
-        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
-    )
 
 
 def _edit_rule(kind: str, tier: str, **values) -> None:
@@ -58,7 +48,7 @@ def test_totp_evidence_is_refused_when_the_pinned_policy_does_not_allow_it(clock
     _edit_rule(Kind.PASSWORD_RESET, RiskTier.STANDARD, allowed_methods=[])
     case = claimed_case(agent=agent)
     assert case.policy_snapshot["allowed_methods"] == []
-    check_code = _read_code(case, agent)
+    check_code = read_code(case, agent)
     with refused(case, code="method_not_allowed"):
         check_code()
 

@@ -10,13 +10,7 @@ from cases.states import State
 from directory.connectors import Capability
 from directory.models import AccountState
 from tests.directory.factories import IdentityFactory
-from tests.helpers import claimed_case, executed, pass_totp, ready_case, refused
-
-
-def _verifiable(agent):
-    case = claimed_case(agent=agent)
-    pass_totp(case, agent)
-    return case
+from tests.helpers import executed, ready_case, refused, verifiable
 
 
 class SpyConnector:
@@ -71,7 +65,7 @@ def test_the_directory_is_called_only_by_the_task_with_the_case_reference_as_key
 def test_executing_a_case_that_is_not_ready_never_touches_the_directory(
     clock, agent, spy_connector
 ):
-    case = _verifiable(agent)  # being verified, with passing evidence, but not yet ready
+    case = verifiable(agent)  # being verified, with passing evidence, but not yet ready
     with refused(case, code="wrong_state"):
         case_execute(case=case, actor=agent)
     assert spy_connector.calls == []

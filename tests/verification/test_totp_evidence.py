@@ -16,7 +16,7 @@ from cases.states import Kind, State
 from directory.models import Authenticator, RiskTier
 from tests.cases.builders import check_totp, current_code
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
-from tests.helpers import claimed_case, nothing_changed, refused, wrong_code
+from tests.helpers import claimed_case, nothing_changed, read_code, refused, wrong_code
 from verification.errors import VerificationError
 from verification.models import Evidence
 from verification.selectors import evidence_summary
@@ -190,17 +190,9 @@ def test_non_ascii_digits_are_refused_as_malformed(clock, agent, token):
     assert refused.value.code == "malformed_code"
 
 
-def _read_code(case, agent):
-    """Enrol a fresh authenticator for the subject; return the check of its current code."""
-    authenticator = AuthenticatorFactory(identity=case.subject)
-    return lambda: check_totp(
-        case=case, authenticator=authenticator, token=current_code(authenticator), actor=agent
-    )
-
-
 def test_a_rebind_replacing_every_authenticator_accepts_no_totp_evidence(clock, agent):
     case = claimed_case(agent=agent, kind=Kind.MFA_REBIND, replaced_authenticator=None)
     assert case.replaced_authenticator_id is None
-    check_code = _read_code(case, agent)
+    check_code = read_code(case, agent)
     with refused(case, code="not_independent"):
         check_code()
