@@ -14,10 +14,11 @@ from django.utils import timezone
 from approvals.models import Approval
 from approvals.selectors import decisions_on
 from approvals.services import approval_deny, approval_grant
-from cases import roles
+from cases import access, roles
 from cases.models import Queue, RecoveryCase
 from cases.states import Kind, State
 from directory.models import Identity, RiskTier
+from recovery_desk import clock as one_clock
 from tests.cases.factories import UserFactory, make_agent, make_manager, make_security_reviewer
 from tests.directory.factories import IdentityFactory
 from tests.helpers import awaiting_approval_case, give_role, refused, verified_case_for
@@ -206,10 +207,19 @@ def _approval_row(case, approver) -> Approval:
     )
 
 
+def _the_rule_refuses(case, person, code: str) -> None:
+    """The access module's rule (the one the service and the screens use) refuses the same
+    person the database refuses: one rule, held in two places."""
+    case = RecoveryCase.objects.select_related("queue", "subject__owner").get(pk=case.pk)
+    refusal = access.approver_of_case(case, person, one_clock.now())
+    assert refusal is not None and refusal.code == code
+
+
 def test_the_database_refuses_an_approval_by_the_opener(clock, agent):
     opener = make_manager(username="manager.who.opened")
     give_role(opener, roles.AGENTS, roles.WORK)
     case = awaiting_approval_case(agent=agent, opener=opener)
+    _the_rule_refuses(case, opener, "separation_of_duties")
     refusal = f"approver_is_not_opener|{SOD_TRIGGER}"
     with pytest.raises(IntegrityError, match=refusal), transaction.atomic():
         _approval_row(case, opener)
@@ -217,6 +227,7 @@ def test_the_database_refuses_an_approval_by_the_opener(clock, agent):
 
 def test_the_database_refuses_an_approval_by_the_verifier(clock, agent, other_agent):
     case = awaiting_approval_case(agent=agent, opener=other_agent)
+    _the_rule_refuses(case, agent, "separation_of_duties")
     refusal = f"approver_is_not_verifier|{SOD_TRIGGER}"
     with pytest.raises(IntegrityError, match=refusal), transaction.atomic():
         _approval_row(case, agent)
@@ -233,6 +244,7 @@ def test_the_database_refuses_an_approval_by_the_subjects_own_staff_account(cloc
     case = awaiting_approval_case(agent=agent)
     subject_staff = make_manager(username="manager.being.recovered")
     Identity.objects.filter(pk=case.subject_id).update(staff_user=subject_staff)
+    _the_rule_refuses(case, subject_staff, "own_recovery")
     with pytest.raises(IntegrityError, match=SOD_TRIGGER), transaction.atomic():
         _approval_row(case, subject_staff)
 
@@ -243,6 +255,7 @@ def test_the_database_refuses_an_approval_by_the_owner_of_a_service_identity(clo
     case = awaiting_approval_case(
         agent=agent, subject=IdentityFactory(risk_tier=RiskTier.SERVICE, owner=owner)
     )
+    _the_rule_refuses(case, owner_staff, "own_recovery")
     with pytest.raises(IntegrityError, match=SOD_TRIGGER), transaction.atomic():
         _approval_row(case, owner_staff)
 
