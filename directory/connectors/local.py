@@ -40,10 +40,13 @@ class LocalDirectory:
             identity.save(update_fields=["password_hash", "password_changed_at"])
             return 1
 
-    def _set_state(self, identity: Identity, state: str) -> int:
+    def _set_state(self, identity: Identity, state: str, *, only_from: str | None = None) -> int:
+        """Move the account to ``state`` on its locked row; ``only_from``: only from that state."""
         with transaction.atomic():
             identity = Identity.objects.select_for_update().get(pk=identity.pk)
             if identity.account_state == state:
+                return 0
+            if only_from is not None and identity.account_state != only_from:
                 return 0
             identity.account_state = state
             identity.save(update_fields=["account_state"])
@@ -51,11 +54,7 @@ class LocalDirectory:
 
     def unlock(self, identity: Identity, *, idempotency_key: str = "") -> int:
         """Active already, or disabled: nothing to do (only a reactivation enables)."""
-        with transaction.atomic():
-            locked = Identity.objects.select_for_update().get(pk=identity.pk)
-            if locked.account_state != AccountState.LOCKED:
-                return 0
-            return self._set_state(locked, AccountState.ACTIVE)
+        return self._set_state(identity, AccountState.ACTIVE, only_from=AccountState.LOCKED)
 
     def enable(self, identity: Identity, *, idempotency_key: str = "") -> int:
         return self._set_state(identity, AccountState.ACTIVE)
