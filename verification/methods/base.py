@@ -7,6 +7,7 @@ and the audit event are the one ``evidence_check`` service's, the same for every
 method is one small module here and its tests.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ class Attempt:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class EvidenceMethod:
+class EvidenceMethod(ABC):
     code: str = ""
     label: str = ""
     strength: int = 0  # what one passed check adds to the case's score
@@ -42,13 +43,13 @@ class EvidenceMethod:
             )
         return None
 
+    @abstractmethod
     def prepare(
         self, *, case: RecoveryCase, holder: Identity, answer: Mapping[str, Any]
     ) -> Attempt:
         """Read the answer and lock what it names; raise ``VerificationError`` when malformed
         or not the holder's (a refusal: nothing is recorded)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def verify(self, attempt: Attempt, *, now: datetime) -> bool:
         """Check the answer; on success record what stops a replay (last step, spent code)."""
-        raise NotImplementedError
