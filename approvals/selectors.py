@@ -8,9 +8,8 @@ from .models import Approval
 
 @dataclass(frozen=True)
 class Decisions:
-    """Who has decided on a case already, and how many approvals still count."""
+    """How many approvals of the current round still count."""
 
-    deciders: frozenset[int]
     valid_approvals: int
 
 
@@ -26,12 +25,11 @@ def current_round(*, case) -> QuerySet[Approval]:
 
 def decisions_on(*, case, now: datetime) -> Decisions:
     """One read. An approval lapses at ``valid_until`` if the case did not move on in time."""
-    rows = current_round(case=case).values_list("approver_id", "decision", "valid_until")
+    rows = current_round(case=case).values_list("decision", "valid_until")
     return Decisions(
-        deciders=frozenset(approver for approver, _, _ in rows),
         valid_approvals=sum(
             1
-            for _, decision, valid_until in rows
+            for decision, valid_until in rows
             if decision == Approval.Decision.APPROVED and valid_until > now
         ),
     )

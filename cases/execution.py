@@ -179,15 +179,19 @@ def execution_give_up(*, case_id: int, error: str) -> RecoveryCase:
     return case
 
 
-def stuck_executions(*, now: datetime, limit: int) -> list[int]:
-    """Cases in ``executing`` whose last attempt (or start) is older than the timeout."""
+def _stuck(now: datetime) -> Q:
+    """In ``executing`` with no attempt (or start) within the timeout."""
     cutoff = now - settings.EXECUTION_STUCK_AFTER
+    return Q(state=State.EXECUTING) & (
+        Q(execution_attempted_at__lt=cutoff)
+        | Q(execution_attempted_at__isnull=True, execution_started_at__lt=cutoff)
+    )
+
+
+def stuck_executions(*, now: datetime, limit: int) -> list[int]:
+    """Cases stuck in ``executing``, oldest first."""
     return list(
-        RecoveryCase.objects.filter(state=State.EXECUTING)
-        .filter(
-            Q(execution_attempted_at__lt=cutoff)
-            | Q(execution_attempted_at__isnull=True, execution_started_at__lt=cutoff)
-        )
+        RecoveryCase.objects.filter(_stuck(now))
         .order_by("execution_started_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -198,8 +202,8 @@ def execution_redrive(*, case_id: int) -> str:
     once the attempts are spent. The attempt time is stamped so the next sweep waits again."""
     with transaction.atomic():
         case, now = lock_case(case_id)
-        if case.state != State.EXECUTING or case.pk not in stuck_executions(now=now, limit=1_000):
-            return "nothing"
+        if not RecoveryCase.objects.filter(_stuck(now), pk=case.pk).exists():
+            return "nothing"  # moved on, or attempted again meanwhile
         if case.execution_attempts >= settings.EXECUTION_MAX_ATTEMPTS:
             execution_give_up(case_id=case_id, error=case.execution_error or "no answer")
             return "gave_up"
