@@ -28,6 +28,8 @@ class Action(models.TextChoices):
     EVIDENCE_FAILED = "evidence.failed", "Evidence failed"
     APPROVAL_GRANT = "approval.grant", "Approval given"
     POLICY_UPDATE = "policy.update", "Policy changed"
+    REVIEW_CLOSE = "review.close", "Break-glass review closed"
+    REVIEW_OVERDUE = "review.overdue", "Break-glass review overdue"
 
 
 class ActorKind(models.TextChoices):

@@ -15,6 +15,10 @@ class Queue(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind, unique=True)
     name = models.CharField(max_length=100)
+    service_target = models.DurationField(
+        default=timedelta(hours=4),
+        help_text="How long a case may wait to be claimed before the queue is behind.",
+    )
 
     history = HistoricalRecords()
 
@@ -27,6 +31,20 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BreakGlassReason(models.TextChoices):
+    """Why approvals and the hold were skipped: a fixed list, so reviews can count them."""
+
+    INCIDENT_RESPONSE = "incident_response", "Active security incident response"
+    SERVICE_OUTAGE = "service_outage", "Business-critical service down for this person"
+    APPROVERS_UNREACHABLE = "approvers_unreachable", "No eligible approver reachable in time"
+    PERSONAL_SAFETY = "personal_safety", "Personal safety or emergency of the subject"
+
+
+class ReviewOutcome(models.TextChoices):
+    JUSTIFIED = "justified", "Justified"
+    NOT_JUSTIFIED = "not_justified", "Not justified"
 
 
 class ApproverRole(models.TextChoices):
@@ -76,6 +94,10 @@ class PolicyRule(models.Model):
     )
     code_max_tries = models.PositiveSmallIntegerField(
         default=3, help_text="Tries one issued one-time code allows before it is spent."
+    )
+    break_glass_review_window = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="Time another security reviewer has to review a break-glass use.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,6 +163,9 @@ class RecoveryCase(models.Model):
     )
     break_glass_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    break_glass_reason = models.CharField(
+        max_length=32, choices=BreakGlassReason, blank=True, default=""
     )
     break_glass_justification = models.TextField(blank=True, default="")
     closing_reason = models.TextField(blank=True, default="")
@@ -232,3 +257,47 @@ class RecoveryCase(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class BreakGlassReview(models.Model):
+    """The post-event review every break-glass use opens (docs/design.md "Break-glass").
+
+    Another security reviewer, who took no part in the case, closes it with findings and an
+    outcome before ``due_at``; the sweep marks an overdue review escalated.
+    """
+
+    case = models.ForeignKey(
+        RecoveryCase, on_delete=models.PROTECT, related_name="break_glass_reviews"
+    )
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=32, choices=BreakGlassReason)
+    opened_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    outcome = models.CharField(max_length=16, choices=ReviewOutcome, blank=True, default="")
+    findings = models.TextField(blank=True, default="")
+    follow_up = models.TextField(blank=True, default="")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="review_closed_has_outcome",
+                condition=Q(closed_at__isnull=True)
+                | (Q(reviewer__isnull=False) & ~Q(outcome="") & ~Q(findings="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Break-glass review of {RecoveryCase.reference_for(self.case_id)}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

@@ -17,9 +17,15 @@ _DURATIONS = (
     "ready_deadline",
     "recovery_gap",
     "failure_window",
+    "break_glass_review_window",
 )
 # Fields a case pinned before they existed read as the values in force back then.
-_SNAPSHOT_DEFAULTS = {"max_failures": 3, "failure_window": 24 * 3600, "code_max_tries": 3}
+_SNAPSHOT_DEFAULTS = {
+    "max_failures": 3,
+    "failure_window": 24 * 3600,
+    "code_max_tries": 3,
+    "break_glass_review_window": 24 * 3600,
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class PinnedPolicy:
     max_failures: int
     failure_window: timedelta
     code_max_tries: int
+    break_glass_review_window: timedelta
 
     @classmethod
     def from_rule(cls, rule: PolicyRule) -> "PinnedPolicy":
@@ -101,6 +108,7 @@ _AT_MOST = (
     "ready_deadline",
     "max_failures",
     "code_max_tries",
+    "break_glass_review_window",
 )
 
 

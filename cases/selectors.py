@@ -1,7 +1,7 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from .errors import Refusal
 from .models import Queue, RecoveryCase
@@ -61,3 +61,60 @@ def available_actions(case: RecoveryCase, user, now: datetime) -> list[Available
         refusal = evidence_refusal or method.is_allowed(case=case, policy=policy)
         actions.append(AvailableAction(f"evidence:{method.code}", method.label, refusal))
     return actions
+
+
+def my_open_cases(*, agent, limit: int = 50) -> QuerySet[RecoveryCase]:
+    """The agent's own open cases, oldest first (the desk home's first list)."""
+    return (
+        RecoveryCase.objects.filter(assigned_agent=agent, state__in=sorted(OPEN_STATES))
+        .select_related("subject", "queue")
+        .order_by("opened_at", "id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class QueueOverview:
+    queue: Queue
+    open_count: int
+    claimable_count: int
+    oldest_claimable_at: datetime | None
+    now: datetime
+
+    @property
+    def oldest_age(self) -> timedelta | None:
+        return None if self.oldest_claimable_at is None else self.now - self.oldest_claimable_at
+
+    @property
+    def behind(self) -> bool:
+        """The oldest unclaimed case has waited longer than the queue's service target."""
+        age = self.oldest_age
+        return age is not None and age > self.queue.service_target
+
+
+def queue_overviews(*, queue_ids, now: datetime) -> list[QueueOverview]:
+    """Open and claimable counts and the oldest claimable case per queue, in two queries
+    whatever the number of queues (open cases only: the index leads with queue and state)."""
+    queues = Queue.objects.filter(pk__in=queue_ids).order_by("name")
+    figures = {
+        row["queue"]: row
+        for row in RecoveryCase.objects.filter(
+            queue_id__in=queue_ids, state__in=sorted(OPEN_STATES)
+        )
+        .values("queue")
+        .annotate(
+            open_count=Count("id"),
+            claimable_count=Count("id", filter=Q(state=State.NEW)),
+            oldest=Min("opened_at", filter=Q(state=State.NEW)),
+        )
+        .order_by()
+    }
+    return [
+        QueueOverview(
+            queue=queue,
+            open_count=figures.get(queue.pk, {}).get("open_count", 0),
+            claimable_count=figures.get(queue.pk, {}).get("claimable_count", 0),
+            oldest_claimable_at=figures.get(queue.pk, {}).get("oldest"),
+            now=now,
+        )
+        for queue in queues
+    ]

@@ -1,3 +1,4 @@
+from django.urls import include, path
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
@@ -19,7 +20,25 @@ class StaffLoginForm(OTPAdminAuthenticationForm):
 
 
 class StaffAdminSite(OTPAdminSite):
+    """The staff console. Its index is the desk home (desk/views/home.py); the list of tables
+    lives at ``records/``; the desk's pages are mounted under ``desk/``."""
+
     site_header = "Recovery Desk"
     site_title = "Recovery Desk"
-    index_title = "Case queues and directory"
+    index_title = "Records"
     login_form = StaffLoginForm
+    enable_nav_sidebar = False  # the desk menu in the header replaces it (usable at 800 px)
+
+    def get_urls(self):
+        from desk.urls import desk_urls
+
+        own = [
+            path("records/", self.admin_view(super().index), name="records"),
+            path("desk/", include((desk_urls(self.admin_view), "desk"))),
+        ]
+        return own + super().get_urls()
+
+    def index(self, request, extra_context=None):
+        from desk.views.home import desk_home
+
+        return desk_home(request)

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "verification",
     "approvals",
     "audit",
+    "desk",
     "demo",
 ]
 
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "desk.navigation.desk_nav",
             ],
         },
     },

@@ -69,3 +69,59 @@ def screenshot(page: Page, tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return take
+
+
+STAFF_PASSWORD = "correct horse battery staple"  # tests.cases.factories.UserFactory
+
+
+def current_code(device) -> str:
+    """The code an authenticator app would show now."""
+    from django_otp.oath import totp
+
+    token = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{token:0{device.digits}d}"
+
+
+@pytest.fixture
+def sign_in(page: Page) -> Callable:
+    """``sign_in(user)``: give ``user`` an authenticator app and sign in through the real
+    login form (password and code), landing on the desk home. Returns the page."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def go(user, *, on: Page = page) -> Page:
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        on.goto("/admin/login/?next=/admin/")
+        on.get_by_label("Username").fill(user.username)
+        on.get_by_label("Password").fill(STAFF_PASSWORD)
+        on.locator("input[name=otp_token]").fill(current_code(device))
+        on.locator("input[type=submit], button[type=submit]").first.click()
+        on.wait_for_url("**/admin/")
+        return on
+
+    return go
+
+
+@pytest.fixture
+def second_page(browser: Browser, live_server) -> Iterator[Page]:
+    """Another person's browser (own cookies) on the same live server."""
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def keep_screenshot(page: Page) -> Callable[[str], Path]:
+    """``keep_screenshot("name")``: a full-page screenshot under tests/screenshots/ (git-ignored)
+    to look at after the run."""
+    folder = Path(__file__).resolve().parent.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+
+    def take(name: str, *, of: Page = page) -> Path:
+        path = folder / f"{name}.png"
+        of.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
