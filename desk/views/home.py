@@ -12,6 +12,7 @@ from cases.models import Queue
 from recovery_desk import clock
 
 from .. import access
+from . import inbox, reviews
 from .base import render_page, run_service
 
 
@@ -26,17 +27,10 @@ def desk_home(request):
         if roles.works
         else [],
     }
-    context.update(_approver_summary(request) if roles.approves else {})
-    context.update(_reviewer_summary(request, now) if roles.reviews else {})
+    # Each role's section comes from the page module that owns that role's work.
+    context.update(inbox.home_section(request, now) if roles.approves else {})
+    context.update(reviews.home_section(request, now) if roles.reviews else {})
     return render_page(request, "desk/home.html", context, title="Desk")
-
-
-def _approver_summary(request) -> dict:
-    return {}
-
-
-def _reviewer_summary(request, now) -> dict:
-    return {}
 
 
 @require_POST
