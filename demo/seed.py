@@ -54,6 +54,8 @@ class StaffSpec:
     last_name: str
     group: str | None  # None: the superuser, who holds no queue role
     role: str
+    # False: no authenticator yet, so signing in leads through enrolment (QR code, first code).
+    enrolled: bool = True
 
 
 STAFF = (
@@ -62,6 +64,21 @@ STAFF = (
     StaffSpec("manager1", "Morgan", "Manager", roles.MANAGERS, "manager (approver)"),
     StaffSpec("manager2", "Riley", "Manager", roles.MANAGERS, "manager (approver)"),
     StaffSpec("security1", "Sam", "Security", roles.SECURITY_REVIEWERS, "security reviewer"),
+    StaffSpec(
+        "security2",
+        "Sidney",
+        "Security",
+        roles.SECURITY_REVIEWERS,
+        "security reviewer (reviews security1's break-glass use)",
+    ),
+    StaffSpec(
+        "agent3",
+        "Casey",
+        "Newhire",
+        roles.AGENTS,
+        "service desk agent with no authenticator yet (enrols at first sign-in)",
+        enrolled=False,
+    ),
     StaffSpec("admin", "Ada", "Admin", None, "administrator (superuser, no queue role)"),
 )
 STAFF_USERNAMES = frozenset(s.username for s in STAFF)
@@ -268,7 +285,8 @@ class _Seeder:
             )
             if spec.group is not None:
                 user.groups.add(Group.objects.get(name=spec.group))
-            TOTPDevice.objects.create(user=user, name=DEMO_DEVICE, confirmed=True)
+            if spec.enrolled:
+                TOTPDevice.objects.create(user=user, name=DEMO_DEVICE, confirmed=True)
             self.staff[spec.username] = user
 
     def create_identities(self) -> None:
@@ -462,6 +480,7 @@ class _Seeder:
         builders.break_glass(
             case,
             security1,
+            reason="service_outage",  # cases.models.BreakGlassReason.SERVICE_OUTAGE
             justification="Vendor on-call engineer is needed for a live payments outage.",
         )
 

@@ -16,7 +16,8 @@ from cases.states import State
 from directory.models import Identity
 from tests.directory.factories import IdentityFactory
 
-STAFF = {"agent1", "agent2", "manager1", "manager2", "security1", "admin"}
+ENROLLED = {"agent1", "agent2", "manager1", "manager2", "security1", "security2", "admin"}
+STAFF = ENROLLED | {"agent3"}  # agent3 has no authenticator yet: enrols at first sign-in
 
 
 def seed() -> str:
@@ -70,9 +71,10 @@ def test_seed_demo_prints_the_number_of_cases_in_each_state(seeded):
         assert re.search(rf"^\s+{state}\s+{count}$", seeded, re.MULTILINE), state
 
 
-def test_seed_demo_creates_six_staff_users_with_confirmed_demo_totp_devices(seeded):
+def test_seed_demo_creates_staff_with_confirmed_demo_totp_devices_but_one_newcomer(seeded):
     devices = TOTPDevice.objects.filter(name="demo", confirmed=True)
-    assert set(devices.values_list("user__username", flat=True)) == STAFF
+    assert set(devices.values_list("user__username", flat=True)) == ENROLLED
+    assert not TOTPDevice.objects.filter(user__username="agent3").exists()
     assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) == STAFF
 
 
