@@ -69,3 +69,24 @@ def test_a_failed_sign_in_does_not_store_the_one_time_code(client):
     _attempt(client, user, "wrong password", code)
     stored = " ".join(str(a.post_data) for a in AccessAttempt.objects.all())
     assert stored and code not in stored
+
+
+def test_a_newcomers_password_guesses_lock_them_out_before_enrolment(client, settings):
+    """No authenticator yet: the password alone opens enrolment, so guessing it is locked out
+    like anyone's, and the lock holds for the right password too."""
+    newcomer = make_agent(username="new.agent")
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        _attempt(client, newcomer, f"guess {n}")
+
+    response = _attempt(client, newcomer, PASSWORD)
+
+    assert response.status_code == 429
+    assert client.get("/admin/enrol/")["Location"].startswith("/admin/login/")
+    assert not TOTPDevice.objects.filter(user=newcomer).exists()
+
+
+def test_a_newcomer_signs_in_with_the_password_alone_and_is_sent_to_enrolment(client):
+    newcomer = make_agent(username="new.agent")
+    response = _attempt(client, newcomer, PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/admin/enrol/")
+    assert AccessAttempt.objects.filter(username=newcomer.username).count() == 0

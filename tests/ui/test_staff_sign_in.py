@@ -1,4 +1,4 @@
-"""The staff console in a real browser: password plus authenticator code, then the case list."""
+"""The staff console in a real browser: password plus authenticator code, then the desk."""
 
 import re
 from collections.abc import Callable
@@ -45,7 +45,7 @@ def _sign_in(page: Page, *, username: str, device: TOTPDevice, code: Callable[..
     page.goto("/admin/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("OTP Token").fill(code(device))
+    page.get_by_label("Code from your authenticator app").fill(code(device))
     page.get_by_role("button", name="Log in").click()
 
 
@@ -62,7 +62,8 @@ def test_agent_signs_in_with_password_and_authenticator_code_and_sees_the_case_l
     case = open_case(opener=other_agent)
 
     _sign_in(page, username=agent.username, device=device, code=_current_code)
-    expect(page.get_by_role("heading", name="Case queues and directory")).to_be_visible()
+    expect(page.get_by_role("heading", name="My queues")).to_be_visible()  # the desk home
+    page.get_by_role("link", name="Records", exact=True).click()
     page.get_by_role("link", name="Recovery cases", exact=True).click()
     screenshot("case_list")
 
@@ -77,7 +78,9 @@ def test_a_wrong_authenticator_code_keeps_the_agent_out(page, screenshot, agent)
     screenshot("wrong_code")
 
     expect(page).to_have_url(re.compile(r"/admin/login/"))
-    expect(page.locator(".errornote")).to_contain_text("Invalid token")
+    expect(page.locator(".errornote")).to_contain_text("That code is not right.")
+    # One authenticator: nothing to choose, so no chooser even after a wrong code.
+    expect(page.locator("select[name=otp_device]")).to_have_count(0)
     page.goto("/admin/")
     expect(page).to_have_url(re.compile(r"/admin/login/\?next=/admin/$"))
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
@@ -87,7 +90,7 @@ def test_an_agent_claims_a_case_from_the_list(page, screenshot, agent, other_age
     device = _staff_with_authenticator(agent)
     case = open_case(opener=other_agent)
     _sign_in(page, username=agent.username, device=device, code=_current_code)
-    expect(page.get_by_role("heading", name="Case queues and directory")).to_be_visible()
+    expect(page.get_by_role("heading", name="My queues")).to_be_visible()
 
     page.goto("/admin/cases/recoverycase/")
     row = _case_row(page, case.reference)
@@ -100,3 +103,28 @@ def test_an_agent_claims_a_case_from_the_list(page, screenshot, agent, other_age
     expect(row.locator("td.field-state")).to_have_text("Verifying")
     case.refresh_from_db()
     assert (case.state, case.assigned_agent) == (State.VERIFYING, agent)
+
+
+def test_the_sign_in_form_asks_for_the_code_in_words(page, keep_screenshot, agent):
+    page.goto("/admin/login/?next=/admin/")
+    code = page.get_by_label("Code from your authenticator app")
+    expect(code).to_be_visible()
+    expect(code).to_have_attribute("name", "otp_token")
+    expect(code).to_have_accessible_description(re.compile(r"The 6 digits your app shows"))
+    expect(page.get_by_text("OTP")).to_have_count(0)
+    for width in (1280, 800):
+        page.set_viewport_size({"width": width, "height": 800})
+        keep_screenshot(f"staff-sign-in-{width}")
+
+
+def test_someone_with_several_authenticators_chooses_one(page, agent):
+    device = _staff_with_authenticator(agent)
+    TOTPDevice.objects.create(user=agent, name="spare phone", confirmed=True)
+
+    _sign_in(page, username=agent.username, device=device, code=_current_code)
+    expect(page.locator(".errornote")).to_contain_text("Choose which authenticator")
+    page.get_by_label("Which authenticator").select_option(label="phone")
+    page.get_by_label("Code from your authenticator app").fill(_current_code(device))
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="My queues")).to_be_visible()
