@@ -6,6 +6,7 @@ from typing import Any
 
 from directory.models import Authenticator, Identity
 from verification.errors import VerificationError
+from verification.forms import TotpEvidenceForm
 from verification.totp import totp_match
 
 from .base import Attempt, EvidenceMethod
@@ -19,6 +20,7 @@ class TotpMethod(EvidenceMethod):
     label = "Code read from an enrolled TOTP authenticator"
     strength = 2
     factor = "enrolled_authenticator"
+    form_class = TotpEvidenceForm
 
     def prepare(self, *, case, holder: Identity, answer: Mapping[str, Any]) -> Attempt:
         token = str(answer.get("code") or "").strip().replace(" ", "")
