@@ -509,6 +509,23 @@ def demo_otp_code(*, username: str) -> tuple[str, int]:
     return str(totp.token()).zfill(device.digits), seconds_left
 
 
+def demo_subject_codes(*, username: str) -> list[tuple[str, str]]:
+    """What each active authenticator of a seeded identity shows now, so whoever runs the demo
+    can play the caller and read a code to the agent. Seeded identities only."""
+    _ensure_demo_mode()
+    known = {spec.username for spec in IDENTITIES}
+    authenticators = Authenticator.objects.filter(
+        identity__username=username, revoked_at__isnull=True
+    ).order_by("pk")
+    if username not in known:
+        raise DemoError(
+            f"{username!r} is not a demo user or person seed_demo created; demo_otp shows no "
+            "one else's codes.",
+            code="not_demo_subject",
+        )
+    return [(a.label, builders.current_code(a)) for a in authenticators]
+
+
 def render_summary(summary: DemoSummary) -> str:
     lines = [
         "Demo data created." if summary.created else "Demo data is already here; nothing changed.",
@@ -521,6 +538,8 @@ def render_summary(summary: DemoSummary) -> str:
         *(f"  {s.username:<10} {s.role}" for s in STAFF),
         "",
         "Second factor: make otp user=<username> prints the current code.",
+        "Playing the caller: make otp user=<person> (e.g. ivan.petrov) prints the codes their",
+        "authenticators show now, to read out to the agent.",
         *(f"Note: {note}" for note in summary.notes),
     ]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from cases.models import Queue, RecoveryCase
 from cases.services import case_claim
 from cases.states import State
 from directory.models import Identity
+from recovery_desk import clock as one_clock
 from tests.directory.factories import IdentityFactory
 
 ENROLLED = {"agent1", "agent2", "manager1", "manager2", "security1", "security2", "admin"}
@@ -135,3 +136,21 @@ def test_demo_otp_refuses_a_staff_user_seed_demo_did_not_create(seeded):
     TOTPDevice.objects.create(user=carol, name="demo", confirmed=True)
     with pytest.raises(CommandError, match="not a demo user"):
         demo_otp("carol")
+
+
+def test_demo_otp_prints_the_codes_a_demo_person_would_read_to_the_agent(seeded):
+    from verification.totp import totp_match
+
+    lines = demo_otp("emil.berg").splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["Old phone", "Hardware key"]
+    person = Identity.objects.get(username="emil.berg")
+    for line in lines:
+        label, code = line.split(": ")
+        authenticator = person.authenticators.get(label=label)
+        assert totp_match(authenticator, code, at=one_clock.now()) is not None
+
+
+def test_demo_otp_shows_no_code_of_a_person_seed_demo_did_not_create(seeded):
+    IdentityFactory(username="someone.real")
+    with pytest.raises(CommandError, match="not a demo user"):
+        demo_otp("someone.real")
