@@ -1,26 +1,30 @@
-import copy
-
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
 from recovery_desk.admin_tools import (
+    BoundedListAdmin,
+    CaseReference,
     HistoryAdmin,
+    Prefix,
     ReadOnlyAdmin,
     ServiceActionsAdmin,
+    Subjects,
     require_row_ids,
     run_service_on_each,
 )
 
 from . import services
+from .admin_forms import PolicyRuleForm
 from .models import PolicyRule, Queue, RecoveryCase
-from .policy import policy_violations
+from .policy import duration_words, kind_label, tier_label
 from .policy_services import policy_rule_update
 
 
 @admin.register(Queue)
-class QueueAdmin(GuardedModelAdmin):
+class QueueAdmin(BoundedListAdmin, GuardedModelAdmin):  # type: ignore[misc]
     """Per-queue roles are granted here (object permissions)."""
 
     list_display = ("name", "kind")
@@ -52,60 +56,79 @@ class QueueAdmin(GuardedModelAdmin):
         return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
-class PolicyRuleForm(forms.ModelForm):
-    class Meta:
-        model = PolicyRule
-        fields = (
-            "min_evidence_score",
-            "min_independent_methods",
-            "allowed_methods",
-            "approvals_required",
-            "approver_role",
-            "cooling_off",
-            "pass_lifetime",
-            "device_binding_required",
-            "claim_deadline",
-            "verify_deadline",
-            "approval_deadline",
-            "ready_deadline",
-            "recovery_gap",
-            "max_failures",
-            "failure_window",
-            "code_max_tries",
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        edited = copy.copy(self.instance)  # the instance gets the form's values only after clean()
-        for name, value in cleaned.items():
-            setattr(edited, name, value)
-        others = PolicyRule.objects.filter(kind=edited.kind).exclude(pk=edited.pk)
-        problems = policy_violations([*others, edited])
-        if problems:
-            raise forms.ValidationError(problems)
-        return cleaned
-
-
 @admin.register(PolicyRule)
-class PolicyRuleAdmin(HistoryAdmin):
+class PolicyRuleAdmin(BoundedListAdmin, HistoryAdmin):
+    """Policy edits: durations in words, methods as checkboxes, every edit a new version whose
+    history and differences the desk's policy pages show (desk/views/policy.py)."""
+
     form = PolicyRuleForm
     list_display = (
         "kind",
         "risk_tier",
-        "version",
+        "version_link",
         "approvals_required",
         "approver_role",
-        "cooling_off",
-        "recovery_gap",
+        "cooling_off_words",
+        "recovery_gap_words",
     )
     list_filter = ("kind", "risk_tier")
-    readonly_fields = ("kind", "risk_tier", "version", "updated_at")
+    ordering = ("kind", "id")
+    readonly_fields = ("kind", "risk_tier", "version", "updated_at", "versions")
+    fieldsets = (
+        (None, {"fields": ("kind", "risk_tier", "version", "updated_at", "versions")}),
+        (
+            "Evidence",
+            {"fields": ("min_evidence_score", "min_independent_methods", "allowed_methods")},
+        ),
+        ("Approval", {"fields": ("approvals_required", "approver_role")}),
+        (
+            "Holds and deadlines",
+            {
+                "fields": (
+                    "cooling_off",
+                    "claim_deadline",
+                    "verify_deadline",
+                    "approval_deadline",
+                    "ready_deadline",
+                    "recovery_gap",
+                )
+            },
+        ),
+        ("Failure limits", {"fields": ("max_failures", "failure_window", "code_max_tries")}),
+        ("Recovery pass", {"fields": ("pass_lifetime", "device_binding_required")}),
+        ("Break-glass", {"fields": ("break_glass_review_window",)}),
+    )
 
     def has_add_permission(self, request):
         return False  # one row per (kind, tier), shipped by migration
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Version", ordering="version")
+    def version_link(self, rule):
+        url = reverse("admin:desk:policy_version", args=[rule.pk, rule.version])
+        return format_html('<a href="{}">v{}</a>', url, rule.version)
+
+    @admin.display(description="Cooling-off period", ordering="cooling_off")
+    def cooling_off_words(self, rule):
+        return duration_words(rule.cooling_off)
+
+    @admin.display(description="Recovery gap", ordering="recovery_gap")
+    def recovery_gap_words(self, rule):
+        return duration_words(rule.recovery_gap)
+
+    @admin.display(description="Versions")
+    def versions(self, rule):
+        if rule.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Every version of this rule and what changed</a>'
+            ' (this is <a href="{}">v{}</a>)',
+            reverse("admin:desk:policy_history", args=[rule.pk]),
+            reverse("admin:desk:policy_version", args=[rule.pk, rule.version]),
+            rule.version,
+        )
 
     def save_model(self, request, obj, form, change):
         policy_rule_update(
@@ -116,7 +139,7 @@ class PolicyRuleAdmin(HistoryAdmin):
 
 
 @admin.register(RecoveryCase)
-class RecoveryCaseAdmin(ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
+class RecoveryCaseAdmin(BoundedListAdmin, ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
     list_display = (
         "reference",
         "kind",
@@ -127,18 +150,37 @@ class RecoveryCaseAdmin(ServiceActionsAdmin, ReadOnlyAdmin, HistoryAdmin):
         "opened_at",
         "expires_at",
     )
-    list_filter = ("state", "kind", "risk_tier")
+    # The reference links to the desk's case page; no second link to this read-only form.
+    list_display_links = None
+    list_filter = ("queue", "state", "kind", "risk_tier")
     list_select_related = ("subject", "assigned_agent")
-    search_fields = ("subject__username", "external_ticket")
-    show_full_result_count = False
-    ordering = ("-opened_at",)
-    exclude = ("policy_snapshot",)
+    # Newest first by the primary key: ordering a million cases by opened_at has no index.
+    ordering = ("-pk",)
+    search_fields = ("id", "external_ticket", "subject__username", "subject__employee_id")
+    search_by = (CaseReference("pk"), Prefix("external_ticket"), Subjects("subject_id"))
+    search_help_text = (
+        "A case reference (RC-000123), a ticket id, or the start of a subject's username or "
+        "employee id; up to 5 words."
+    )
+    # The pinned policy shows as a link to the version it was opened under, never as the
+    # policy row as it is today.
+    exclude = ("policy_snapshot", "policy_rule", "policy_version")
+    readonly_fields = ("pinned_policy",)
     # Holds end by themselves (the sweep); nobody ends one by hand.
     actions = ["claim", "verify", "execute"]
 
     @admin.display(description="Reference", ordering="pk")
     def reference(self, obj):
-        return obj.reference
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:desk:case", args=[obj.pk]), obj.reference
+        )
+
+    @admin.display(description="Pinned policy")
+    def pinned_policy(self, obj):
+        """The rule and version the case was opened under, linked to that version as it was."""
+        label = f"{kind_label(obj.kind)}, {tier_label(obj.risk_tier)} tier, v{obj.policy_version}"
+        url = reverse("admin:desk:policy_version", args=[obj.policy_rule_id, obj.policy_version])
+        return format_html('<a href="{}">{}</a>', url, label)
 
     @admin.action(description="Claim the selected cases")
     def claim(self, request, queryset):

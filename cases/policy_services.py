@@ -32,11 +32,13 @@ def policy_rule_update(*, rule: PolicyRule, actor: User, changes: dict) -> Polic
         problems = policy_violations(locked.values())
         if problems:
             raise CaseError(
-                "Policy edit refused: " + "; ".join(problems),
+                "Policy edit refused. " + " ".join(problems),
                 code="policy_refused",
             )
         current.version += 1
         current.full_clean()
+        # The history row names who made this version, in a request or not (policy pages).
+        current._history_user = actor  # type: ignore[attr-defined]
         current.save()
         audit_record(
             actor=actor,

@@ -4,7 +4,7 @@ never by hand in the admin (a lowered risk tier or an added channel is an attack
 
 from django.contrib import admin
 
-from recovery_desk.admin_tools import HistoryAdmin, ReadOnlyAdmin
+from recovery_desk.admin_tools import BoundedListAdmin, HistoryAdmin, Prefix, ReadOnlyAdmin
 
 from .models import Authenticator, ChannelOfRecord, DirectorySession, Identity, ManagedDevice
 
@@ -36,22 +36,26 @@ class AuthenticatorInline(ReadOnlyInline):
 
 
 @admin.register(Identity)
-class IdentityAdmin(ReadOnlyAdmin, HistoryAdmin):
+class IdentityAdmin(BoundedListAdmin, ReadOnlyAdmin, HistoryAdmin):
     list_display = ("username", "display_name", "risk_tier", "account_state", "manager")
     list_filter = ("risk_tier", "account_state")
-    search_fields = ("username", "display_name", "employee_id")
     list_select_related = ("manager",)
+    ordering = ("username",)  # the unique index
+    search_fields = ("username", "employee_id", "display_name")
+    # Each prefix-indexed (directory migration 0002).
+    search_by = (Prefix("username"), Prefix("employee_id"), Prefix("display_name"))
+    search_help_text = "The start of a username, an employee id or a name; up to 5 words."
     exclude = ("password_hash",)
     inlines = [ChannelInline, AuthenticatorInline]
 
 
 @admin.register(ManagedDevice)
-class ManagedDeviceAdmin(ReadOnlyAdmin, HistoryAdmin):
+class ManagedDeviceAdmin(BoundedListAdmin, ReadOnlyAdmin, HistoryAdmin):
     list_display = ("device_id", "owner", "managed", "compliant")
     list_select_related = ("owner",)
 
 
 @admin.register(DirectorySession)
-class DirectorySessionAdmin(ReadOnlyAdmin, HistoryAdmin):
+class DirectorySessionAdmin(BoundedListAdmin, ReadOnlyAdmin, HistoryAdmin):
     list_display = ("identity", "client", "started_at", "revoked_at")
     list_select_related = ("identity",)

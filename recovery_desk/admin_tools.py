@@ -1,11 +1,17 @@
 import re
+from dataclasses import dataclass
+from typing import Protocol
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseRedirect
+from django.utils.functional import cached_property
+from django.utils.text import smart_split, unescape_string_literal
 from simple_history.admin import SimpleHistoryAdmin
 
 from recovery_desk.errors import DomainError
@@ -94,3 +100,221 @@ def run_service_on_each(modeladmin, request, queryset, service, done: str) -> No
             modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
     if succeeded:
         modeladmin.message_user(request, f"{done}: {', '.join(succeeded)}.", messages.SUCCESS)
+
+
+# --- Lists at scale: bounded search, capped counts (docs/design.md "Staff lists at scale") ----
+
+COUNT_CAP = 10_000
+SEARCH_MAX_TERMS = 5
+SEARCH_MAX_LENGTH = 100
+# How many people (subjects or staff) one search word may stand for before the list asks for
+# more of the name: the ids found are sent to the list's query as one indexed IN (...).
+PEOPLE_PER_TERM = 200
+_REFERENCE = re.compile(r"(?:RC-?)?0*([0-9]{1,18})", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class CappedCount(int):
+    """A count that stopped at the cap: it compares as the cap and reads "10,000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+"
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` + 1 rows (``COUNT(*)`` over a ``LIMIT``ed subquery, without the
+    list's ordering), never the whole table: at a million cases an exact count is a full scan
+    on PostgreSQL. Past the cap the count reads "10,000+" and the pages stop there: filter or
+    search to see further.
+    """
+
+    cap = COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        rows = self.object_list
+        if isinstance(rows, QuerySet):
+            counted = rows.order_by()[: self.cap + 1].count()
+        else:
+            counted = len(rows)
+        return CappedCount(self.cap) if counted > self.cap else counted
+
+
+class SearchBy(Protocol):
+    """One indexed way to read a search word; None when the word is not of that form."""
+
+    def condition(self, term: str, notes: list[str]) -> Q | None: ...
+
+
+@dataclass(frozen=True)
+class CaseReference:
+    """A case reference ("RC-000123") or plain digits → the case's id (``field``: "pk" for
+    the case list, "case_id" for lists of a case's rows)."""
+
+    field: str
+
+    def condition(self, term: str, notes: list[str]) -> Q | None:
+        match = _REFERENCE.fullmatch(term)
+        return Q(**{self.field: int(match.group(1))}) if match else None
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """The start of a value, any letter case: only on a column with a prefix index that
+    serves ``istartswith`` (``UPPER(col) text_pattern_ops`` on PostgreSQL, ``COLLATE NOCASE`` on
+    SQLite; cases and directory migrations)."""
+
+    field: str
+
+    def condition(self, term: str, notes: list[str]) -> Q | None:
+        return Q(**{f"{self.field}__istartswith": term})
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """An exact value out of a known set (an indexed column such as an audit action)."""
+
+    field: str
+    values: frozenset[str]
+
+    def condition(self, term: str, notes: list[str]) -> Q | None:
+        return Q(**{self.field: term}) if term in self.values else None
+
+
+def _ids_or_note(rows, term: str, who: str, notes: list[str]) -> list[int]:
+    ids = list(rows.order_by().values_list("pk", flat=True)[: PEOPLE_PER_TERM + 1])
+    if len(ids) > PEOPLE_PER_TERM:
+        notes.append(
+            f"More than {PEOPLE_PER_TERM} {who} match “{term}”: only the first "
+            f"{PEOPLE_PER_TERM} are searched. Type more of the name."
+        )
+    return ids[:PEOPLE_PER_TERM]
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """The start of a subject's username or employee id (prefix-indexed in the directory),
+    looked up first, then the list filtered on ``field`` (the identity's id, e.g. "subject_id"
+    or "case__subject_id") with an indexed IN: never a LIKE across a join."""
+
+    field: str
+
+    def condition(self, term: str, notes: list[str]) -> Q | None:
+        from directory.models import Identity
+
+        people = Identity.objects.filter(
+            Q(username__istartswith=term) | Q(employee_id__istartswith=term)
+        )
+        ids = _ids_or_note(people, term, "people", notes)
+        return Q(**{f"{self.field}__in": ids}) if ids else None
+
+
+@dataclass(frozen=True)
+class StaffUsers:
+    """The start of a staff username (a small table), then ``field`` (a user id) IN those."""
+
+    field: str
+
+    def condition(self, term: str, notes: list[str]) -> Q | None:
+        from django.contrib.auth import get_user_model
+
+        staff = get_user_model().objects.filter(username__istartswith=term)
+        ids = _ids_or_note(staff, term, "staff accounts", notes)
+        return Q(**{f"{self.field}__in": ids}) if ids else None
+
+
+class BoundedListAdmin(admin.ModelAdmin):
+    """Every staff list at a million rows: a capped count (never a bare ``COUNT(*)`` over the
+    table, no facet counts, no "N total"), and a bounded search.
+
+    Search reads at most ``SEARCH_MAX_TERMS`` words of at most ``SEARCH_MAX_LENGTH``
+    characters in all, and turns each word into the list's ``search_by`` lookups, all
+    indexed, never Django's ``LIKE '%word%'`` over every search field. Every word must match
+    (AND); within a word, any lookup may (OR). Input past the bounds gets a message on the
+    page and an empty list, never a 500 (SQLite refuses an expression tree of 1,100 words) or
+    a minutes-long scan (PostgreSQL).
+    """
+
+    paginator = CappedPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    search_by: tuple[SearchBy, ...] = ()
+    search_max_terms = SEARCH_MAX_TERMS
+    search_max_length = SEARCH_MAX_LENGTH
+
+    def get_search_results(self, request, queryset, search_term):
+        search_term = search_term.strip()
+        if not search_term:
+            return queryset, False
+        terms = self._search_terms(request, search_term)
+        if terms is None:
+            return queryset.none(), False
+        if not self.search_by:
+            # A library's own list (staff accounts, devices, sign-in records: small tables,
+            # administrators only): its own search, within the same bounds.
+            return super().get_search_results(request, queryset, search_term)
+        notes: list[str] = []
+        for term in terms:
+            found = [by.condition(term, notes) for by in self.search_by]
+            conditions = [condition for condition in found if condition is not None]
+            if not conditions:
+                queryset = queryset.none()
+                break
+            either = conditions[0]
+            for condition in conditions[1:]:
+                either |= condition
+            queryset = queryset.filter(either)
+        for note in notes:
+            self.message_user(request, note, messages.WARNING)
+        return queryset, False
+
+    def _search_terms(self, request, search_term: str) -> list[str] | None:
+        """The words to look for, or None (with a message) when the search is out of bounds."""
+        bounds = (
+            f"Search with at most {self.search_max_terms} words and "
+            f"{self.search_max_length} characters in all; narrow it."
+        )
+        problem = None
+        if len(search_term) > self.search_max_length:
+            problem = f"That search is too long. {bounds}"
+        elif _CONTROL.search(search_term):
+            problem = "A search cannot contain control characters."
+        else:
+            terms = [_unquoted(word) for word in smart_split(search_term)]
+            terms = [term for term in terms if term]
+            if len(terms) > self.search_max_terms:
+                problem = f"That search has too many words. {bounds}"
+            else:
+                return terms
+        self.message_user(request, problem, messages.ERROR)
+        return None
+
+
+def _unquoted(word: str) -> str:
+    if word[:1] in ('"', "'") and word[-1:] == word[:1] and len(word) > 1:
+        try:
+            return unescape_string_literal(word).strip()
+        except ValueError:
+            return word
+    return word
+
+
+def bound_every_list(site) -> None:
+    """Give every list of ``site`` that is not already a ``BoundedListAdmin`` the same bounds
+    (capped count, bounded search): the libraries' own lists (staff accounts and groups,
+    authenticator devices, sign-in records) answered 500 on SQLite to 1,100 search words.
+    Each is registered again as a subclass of its own admin, so nothing else changes. Call it
+    once every admin module is loaded.
+    """
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, BoundedListAdmin):
+            continue
+        own = type(model_admin)
+        bounded = type(
+            f"Bounded{own.__name__}", (BoundedListAdmin, own), {"__module__": own.__module__}
+        )
+        site.unregister(model)
+        site.register(model, bounded)

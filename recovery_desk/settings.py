@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "recovery_desk.query_timeout.QueryTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "recovery_desk.urls"
@@ -100,6 +101,8 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'recovery_desk.sqlite3'}")
+# PostgreSQL only (SQLite has no statement timeout): see below.
+STATEMENT_TIMEOUT_MS = int(os.environ.get("STATEMENT_TIMEOUT_MS", 10_000))
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes SQLite's write lock at BEGIN, so two writers queue instead of both
@@ -125,6 +128,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "server_side_binding": True,
             "prepare_threshold": int(PREPARE_THRESHOLD),
         }
+    # PostgreSQL cancels any statement that runs longer than this, on every connection: a
+    # search or list that would scan a million rows answers a 503 page ("narrow it",
+    # recovery_desk/query_timeout.py) instead of holding a worker and the database for
+    # minutes. Statements of the services take milliseconds. 0 turns it off: run `migrate`
+    # and bulk maintenance (seeding, backfills) with STATEMENT_TIMEOUT_MS=0.
+    if STATEMENT_TIMEOUT_MS > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -25,11 +25,12 @@ def _signed_in(client, user, *, second_factor=True):
     return client
 
 
-def test_staff_without_a_second_factor_is_sent_to_the_login_page(client, agent):
+def test_staff_without_a_second_factor_is_sent_to_enrolment_not_the_console(client, agent):
+    """No authenticator yet: every admin page sends them to set one up."""
     _signed_in(client, agent, second_factor=False)
     response = client.get("/admin/cases/recoverycase/")
     assert response.status_code == 302
-    assert response.url.startswith("/admin/login/")
+    assert response.url == "/admin/enrol/"
 
 
 def test_case_list_runs_in_the_same_number_of_queries_for_few_and_many_cases(
@@ -68,8 +69,7 @@ def _post_policy_edit(client, rule, **changes):
     url = f"/admin/cases/policyrule/{rule.pk}/change/"
     form = client.get(url).context["adminform"].form
     data = {name: "" if form[name].value() is None else form[name].value() for name in form.fields}
-    data["allowed_methods"] = '["totp"]'
-    return client.post(url, {**data, **changes})
+    return client.post(url, {**data, **changes})  # methods as ticked boxes, durations in words
 
 
 def test_an_admin_edit_that_makes_a_riskier_tier_easier_is_refused(client, admin_user):
@@ -77,7 +77,10 @@ def test_an_admin_edit_that_makes_a_riskier_tier_easier_is_refused(client, admin
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
     response = _post_policy_edit(client, rule, approvals_required=0)
     assert response.status_code == 200
-    assert "privileged is easier than contractor" in response.content.decode()
+    assert (
+        "Password reset: the Privileged tier would be easier than the Contractor tier: "
+        "its number of approvals required is lower (0 against 1)."
+    ) in response.content.decode()
     rule.refresh_from_db()
     assert (rule.approvals_required, rule.version) == (2, 1)
 
@@ -154,11 +157,12 @@ def test_password_guessing_locks_the_staff_account(client, agent, settings):
 
 @pytest.mark.parametrize("methods", ["5", "true", "[[1]]", '{"totp": 1}', '"totp"'])
 def test_a_malformed_method_list_is_refused_with_a_message(client, admin_user, methods):
+    """Methods are ticked from a list (issue #13): anything else is refused by the form."""
     _signed_in(client, admin_user)
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="standard")
     response = _post_policy_edit(client, rule, allowed_methods=methods)
     assert response.status_code == 200
-    assert "allowed methods must be a list of method names" in response.content.decode()
+    assert "Tick evidence methods from the list shown." in response.content.decode()
     rule.refresh_from_db()
     assert (rule.allowed_methods, rule.version) == (["totp"], 1)
 

@@ -30,8 +30,10 @@ def test_the_check_names_each_way_a_riskier_tier_got_easier():
     privileged.approvals_required = 0
     privileged.pass_lifetime = timedelta(hours=2)
     assert policy_violations(rules) == [
-        "mfa_rebind: privileged is easier than contractor: approvals_required is lower",
-        "mfa_rebind: privileged is easier than contractor: pass_lifetime is longer",
+        "MFA re-bind: the Privileged tier would be easier than the Contractor tier: "
+        "its number of approvals required is lower (0 against 1).",
+        "MFA re-bind: the Privileged tier would be easier than the Contractor tier: "
+        "its recovery pass lifetime is longer (2 hours against 10 minutes).",
     ]
 
 
@@ -89,8 +91,52 @@ def test_failure_limits_are_policy_and_a_riskier_tier_never_gets_more_room():
     privileged.max_failures = 10
     privileged.failure_window = timedelta(hours=1)
     privileged.code_max_tries = 9
+    easier = "Password reset: the Privileged tier would be easier than the Contractor tier: "
     assert policy_violations(rules) == [
-        "password_reset: privileged is easier than contractor: code_max_tries is higher",
-        "password_reset: privileged is easier than contractor: failure_window is lower",
-        "password_reset: privileged is easier than contractor: max_failures is higher",
+        easier + "its failure window is shorter (1 hour against 1 day).",
+        easier + "its limit of failed checks is higher (10 against 3).",
+        easier + "its limit of tries per one-time code is higher (9 against 3).",
     ]
+
+
+@pytest.mark.django_db
+def test_a_refusal_names_the_kind_the_tiers_and_the_field_in_words():
+    """Issue #13: one sentence per problem, tiers and fields by name, durations in words."""
+    rules = list(PolicyRule.objects.filter(kind=Kind.PASSWORD_RESET))
+    by_tier = {rule.risk_tier: rule for rule in rules}
+    by_tier["standard"].allowed_methods = []
+    by_tier["privileged"].cooling_off = timedelta(minutes=30)
+    by_tier["privileged"].approver_role = "security_reviewer"
+    by_tier["service"].approver_role = "manager"
+    by_tier["service"].device_binding_required = False
+    assert policy_violations(rules) == [
+        "Password reset: the Contractor tier would be easier than the Standard tier: "
+        "it accepts evidence the Standard tier does not "
+        "(Code read from an enrolled TOTP authenticator).",
+        "Password reset: the Privileged tier would be easier than the Contractor tier: "
+        "its cooling-off period is shorter (30 minutes against 1 hour).",
+        "Password reset: the Service tier would be easier than the Privileged tier: "
+        "its approver role is more junior (Manager against Security reviewer).",
+        "Password reset: the Service tier would be easier than the Privileged tier: "
+        "it drops the device binding the Privileged tier requires.",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_refused_edit_says_why_in_words(admin_user):
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="privileged")
+    with pytest.raises(CaseError) as refused:
+        policy_rule_update(
+            rule=rule, actor=admin_user, changes={"cooling_off": timedelta(minutes=90) / 3}
+        )
+    assert refused.value.message == (
+        "Policy edit refused. Password reset: the Privileged tier would be easier than the "
+        "Contractor tier: its cooling-off period is shorter (30 minutes against 1 hour)."
+    )
+
+
+@pytest.mark.django_db
+def test_an_edit_records_who_made_the_version_in_its_history(admin_user):
+    rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
+    policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 3})
+    assert rule.history.latest("history_id").history_user == admin_user
