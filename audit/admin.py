@@ -8,7 +8,6 @@ from recovery_desk.admin_tools import (
     ReadOnlyAdmin,
     StaffUsers,
     Subjects,
-    bound_every_list,
 )
 
 from .actions import Action
@@ -43,9 +42,3 @@ class AuditEventAdmin(BoundedListAdmin, ReadOnlyAdmin):
     def case_reference(self, event):
         """The reference only: the case's present state next to an old event would mislead."""
         return RecoveryCase.reference_for(event.case_id) if event.case_id else "-"
-
-
-# The last of this project's admin modules (INSTALLED_APPS order): by now the libraries' own
-# lists (auth, django-otp, django-axes) are registered too, and get the same bounds.
-# tests/test_admin_search.py checks every registered list.
-bound_every_list(admin.site)

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from approvals.services import approval_grant
 from audit.models import AuditEvent
@@ -28,7 +29,7 @@ from verification.models import Evidence
 
 pytestmark = pytest.mark.django_db
 
-OK, FORBIDDEN, LOGIN = 200, 403, "login"
+OK, FORBIDDEN, LOGIN, ENROL = 200, 403, "login", "enrol"
 
 DESK = (
     "cases.recoverycase",
@@ -110,6 +111,8 @@ def _status(client: Client, url: str):
     response = client.get(url)
     if response.status_code == 302 and response.url.startswith("/admin/login/"):
         return LOGIN
+    if response.status_code == 302 and response.url.startswith("/admin/enrol/"):
+        return ENROL
     return response.status_code
 
 
@@ -145,27 +148,48 @@ def test_the_administrator_manages_staff_but_adds_and_deletes_no_desk_record(
     assert _mismatches(client, _routes(rows), _expected_for_administrator) == []
 
 
+def _password_only(user):
+    """Signed in by the password, holding an authenticator whose code was never given."""
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return user
+
+
+# Who is sent where: to the login page, or (no authenticator yet) to enrolment.
 WITHOUT_A_SESSION = {
-    "nobody signed in": lambda client: None,
-    "staff without a second factor": lambda client: _signed_in(
-        client, make_agent(username="route.one.factor"), second_factor=False
+    "nobody signed in": (lambda client: None, LOGIN),
+    "staff with an authenticator but no code given": (
+        lambda client: _signed_in(
+            client, _password_only(make_agent(username="route.no.code")), second_factor=False
+        ),
+        LOGIN,
     ),
-    "a superuser without a second factor": lambda client: _signed_in(
-        client,
-        UserFactory(username="route.root", is_staff=True, is_superuser=True),
-        second_factor=False,
+    "staff without a second factor": (
+        lambda client: _signed_in(
+            client, make_agent(username="route.one.factor"), second_factor=False
+        ),
+        ENROL,
     ),
-    "a signed-in non-staff account": lambda client: _signed_in(
-        client, UserFactory(username="route.employee", is_staff=False)
+    "a superuser without a second factor": (
+        lambda client: _signed_in(
+            client,
+            UserFactory(username="route.root", is_staff=True, is_superuser=True),
+            second_factor=False,
+        ),
+        ENROL,
+    ),
+    "a signed-in non-staff account": (
+        lambda client: _signed_in(client, UserFactory(username="route.employee", is_staff=False)),
+        LOGIN,
     ),
 }
 
 
 @pytest.mark.parametrize("who", WITHOUT_A_SESSION)
-def test_every_page_sends_anyone_without_a_staff_session_to_the_login_page(client, rows, who):
-    WITHOUT_A_SESSION[who](client)
+def test_no_page_opens_without_a_staff_session_and_a_second_factor(client, rows, who):
+    sign_in, sent_to = WITHOUT_A_SESSION[who]
+    sign_in(client)
     rows["otp_totp.totpdevice"] = 1
-    assert _mismatches(client, _routes(rows), lambda route: LOGIN) == []
+    assert _mismatches(client, _routes(rows), lambda route: sent_to) == []
 
 
 # --- every list page runs in the same number of queries for few rows and for many ----------
