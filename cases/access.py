@@ -11,7 +11,9 @@ Codes, one per rule:
 ``not_agent_or_reviewer`` works or reviews the queue · ``not_assigned`` only the agent who
 claimed it · ``role_revoked`` still works the queue ·
 ``not_reviewer`` / ``not_approver`` holds that role on the queue · ``separation_of_duties`` an
-overseer took no part in the case · ``already_decided`` N approvals from N people ·
+overseer took no part in the case · ``own_break_glass`` / ``reviewer_took_part`` a break-glass
+is reviewed by someone else, who took no part in the case · ``already_decided`` N approvals
+from N people ·
 ``owner_inactive`` a service identity is proved and acted for by an active owner ·
 ``system_only`` / ``subject_only`` / ``staff_only`` who the actor must be.
 """
@@ -28,7 +30,7 @@ from recovery_desk.actors import SUBJECT, SYSTEM
 
 from . import roles
 from .errors import Refusal
-from .models import RecoveryCase
+from .models import BreakGlassReview, RecoveryCase
 
 Check = Callable[[RecoveryCase, object, datetime], Refusal | None]
 
@@ -140,10 +142,13 @@ def assigned_agent(case: RecoveryCase, actor, now: datetime) -> Refusal | None:
     return not_own_recovery(case.subject, actor)
 
 
-def took_part(case: RecoveryCase, user) -> bool:
-    """Opened, claimed or verified the case, or decided on it as an approver."""
+def took_part(case: RecoveryCase, user, *, decided: bool | None = None) -> bool:
+    """Opened, claimed or verified the case, or decided on it as an approver. ``decided``:
+    whether they decided, when a list page has read it for all its rows at once."""
     if user.pk in (case.opened_by_id, case.assigned_agent_id, case.verified_by_id):
         return True
+    if decided is not None:
+        return decided
     from approvals.selectors import has_decided
 
     return has_decided(case=case, user=user)
@@ -155,17 +160,83 @@ def reviewer_apart_from_case(case: RecoveryCase, actor, now: datetime) -> Refusa
     reviewer role cannot release or break glass on their own work)."""
     if refusal := _staff(actor):
         return refusal
-    if not roles.can_review(actor, case.queue):
+    return reviewer_apart_known(case, actor, reviews=roles.can_review(actor, case.queue))
+
+
+def reviewer_apart_known(
+    case: RecoveryCase, actor, *, reviews: bool, decided: bool | None = None
+) -> Refusal | None:
+    """``reviewer_apart_from_case`` for a staff member, from facts a list page read for all its
+    rows at once (whether they review the queue, whether they decided on the case), so the
+    page draws each row's buttons in a constant number of queries."""
+    if not reviews:
         return Refusal(
             "not_reviewer", f"Only a security reviewer of {case.queue} may do this.", "actor"
         )
     if refusal := not_own_recovery(case.subject, actor):
         return refusal
-    if took_part(case, actor):
+    if took_part(case, actor, decided=decided):
         return Refusal(
             "separation_of_duties",
             f"You opened, worked or decided on {case.reference}; another security reviewer "
             "must do this.",
+            "actor",
+        )
+    return None
+
+
+# Events a review itself writes: reviewing a case's break-glass is not taking part in the case.
+_REVIEW_ACTIONS = ("review.close", "review.overdue")
+
+
+def acted_on_case(case: RecoveryCase, user) -> bool:
+    """Any step on the case: named on it (opener, agent, verifier, gap releaser, breaker), an
+    approval or denial, or any event of its trail (evidence checks, fraud flags, releases,
+    execution...). Wider than ``took_part``: whoever reviews a break-glass afterwards judges
+    everything that happened on the case, so must have done none of it."""
+    named = (
+        case.opened_by_id,
+        case.assigned_agent_id,
+        case.verified_by_id,
+        case.gap_released_by_id,
+        case.break_glass_by_id,
+    )
+    if user.pk in named:
+        return True
+    from approvals.selectors import has_decided
+    from audit.models import AuditEvent
+
+    if has_decided(case=case, user=user):
+        return True
+    trail = AuditEvent.objects.filter(case_id=case.pk, actor_id=user.pk)
+    return trail.exclude(action__in=_REVIEW_ACTIONS).exists()
+
+
+def break_glass_reviewer(review: BreakGlassReview, actor, now: datetime) -> Refusal | None:
+    """Who closes a break-glass review: a security reviewer of the case's queue who is not the
+    subject, did not break glass and took no part in the case (``acted_on_case``)."""
+    case = review.case
+    if refusal := _staff(actor):
+        return refusal
+    if not roles.can_review(actor, case.queue):
+        return Refusal(
+            "not_reviewer",
+            f"Only a security reviewer of {case.queue} may review this break-glass.",
+            "actor",
+        )
+    if refusal := not_own_recovery(case.subject, actor):
+        return refusal
+    if actor.pk == review.used_by_id:
+        return Refusal(
+            "own_break_glass",
+            f"You broke glass on {case.reference}; another security reviewer must review it.",
+            "actor",
+        )
+    if acted_on_case(case, actor):
+        return Refusal(
+            "reviewer_took_part",
+            f"You took part in {case.reference}; a security reviewer who took no part in the "
+            "case must review its break-glass.",
             "actor",
         )
     return None

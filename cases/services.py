@@ -21,7 +21,7 @@ from . import access
 from .errors import CaseError
 from .execution import enqueue_execution, plan_refusal
 from .guards import account_allows_kind
-from .models import Queue, RecoveryCase
+from .models import BreakGlassReason, BreakGlassReview, Queue, RecoveryCase
 from .policy import pinned_policy, policy_for
 from .states import OPEN_STATES, Channel, Kind, State
 from .transitions import apply_transition, ensure_allowed
@@ -365,24 +365,58 @@ def case_abandon(*, case: RecoveryCase, actor: User, reason: str) -> RecoveryCas
     return case
 
 
-def case_break_glass(*, case: RecoveryCase, actor: User, justification: str) -> RecoveryCase:
-    """Skip approvals and the hold in an emergency, never verification; always leaves a trail
-    for post-event review. Only a security reviewer who took no part in the case."""
+def _require_break_glass_reason(reason: str) -> None:
+    """The reason comes from a fixed list, so reviews can be counted by reason."""
+    if reason not in BreakGlassReason.values:
+        listed = "; ".join(str(label) for label in BreakGlassReason.labels)
+        raise CaseError(
+            f"Choose why glass is broken from the list ({listed}).",
+            code="break_glass_reason",
+        )
+
+
+def case_break_glass(
+    *, case: RecoveryCase, actor: User, reason: str, justification: str
+) -> RecoveryCase:
+    """Skip approvals and the hold in an emergency, never verification. Only a security
+    reviewer who took no part in the case, with a reason from the list and a justification in
+    words. The same transaction opens the post-event review another reviewer must close within
+    the pinned policy's window (docs/design.md "Break-glass reviews")."""
     with transaction.atomic():
         case, now = lock_case(case.pk)
         ensure_allowed(case, "break_glass", actor, now)
+        _require_break_glass_reason(reason)
         _require_justification(justification)
+        policy = pinned_policy(case)
         case.break_glass_by = actor
+        case.break_glass_reason = reason
         case.break_glass_justification = justification
-        target, fields = stage_ready(case, pinned_policy(case), now)
+        review = BreakGlassReview.objects.create(
+            case=case,
+            used_by=actor,
+            reason=reason,
+            opened_at=now,
+            due_at=now + policy.break_glass_review_window,
+        )
+        target, fields = stage_ready(case, policy, now)
         apply_transition(
             case,
             "break_glass",
             target=target,
             actor=actor,
             now=now,
-            update_fields=("break_glass_by", "break_glass_justification", *fields),
-            detail={"justification": justification},
+            update_fields=(
+                "break_glass_by",
+                "break_glass_reason",
+                "break_glass_justification",
+                *fields,
+            ),
+            detail={
+                "reason": reason,
+                "justification": justification,
+                "review_id": review.pk,
+                "review_due_at": review.due_at,
+            },
         )
     return case
 

@@ -17,8 +17,10 @@ The steps ``case_in`` is made of are public too, so a caller can leave the defau
 denial, a break-glass, a particular reason): ``open``, ``claim``, ``pass_evidence``,
 ``fail_evidence``, ``escalate``, ``verify``, ``approve``, ``deny``, ``end_hold``,
 ``break_glass``, ``execute``, ``executed``, ``directory_failed``, ``abandon``, ``reject``,
-``dispute``, ``expire``. Each is one real service call (or the few the system would make), so
-every case built here has the audit trail and history a real one has.
+``dispute``, ``expire``, and for the break-glass review a break-glass opens: ``review_of``,
+``close_review``, ``review_overdue``; ``broken_glass`` builds a case broken glass on and returns
+its review. Each is one real service call (or the few the system would make), so every case
+built here has the audit trail and history a real one has.
 
 Only the project's code and Django: no factories, nothing from ``tests``. Steps that need
 time to pass (``end_hold``, ``expire``) move a pinned clock: ``recovery_desk.clock.pinned``
@@ -36,8 +38,9 @@ from django.contrib.auth.models import User
 
 from approvals.services import approval_deny, approval_grant
 from cases.execution import execution_give_up, execution_run
-from cases.models import RecoveryCase
+from cases.models import BreakGlassReason, BreakGlassReview, RecoveryCase, ReviewOutcome
 from cases.policy import PinnedPolicy, pinned_policy, policy_for
+from cases.review_services import review_close, review_escalate_overdue
 from cases.services import (
     case_abandon,
     case_break_glass,
@@ -63,6 +66,8 @@ from verification.totp import totp_code_at, totp_code_refused_at
 
 __all__ = [
     "AUTO",
+    "BREAK_GLASS_REASON",
+    "FINDINGS",
     "JUSTIFICATION",
     "NEEDS_EVIDENCE",
     "BuilderError",
@@ -70,9 +75,11 @@ __all__ = [
     "abandon",
     "approve",
     "break_glass",
+    "broken_glass",
     "case_in",
     "check_totp",
     "claim",
+    "close_review",
     "current_code",
     "deny",
     "directory_failed",
@@ -88,11 +95,16 @@ __all__ = [
     "open",
     "pass_evidence",
     "reject",
+    "review_of",
+    "review_overdue",
     "verify",
 ]
 
 # A break-glass justification the rule accepts (20 characters or more, five distinct words).
 JUSTIFICATION = "Executive locked out before a board meeting; identity confirmed in person."
+BREAK_GLASS_REASON = BreakGlassReason.APPROVERS_UNREACHABLE
+# Findings a review accepts (20 characters or more, four distinct words).
+FINDINGS = "Evidence and the emergency were confirmed with the requester's line manager."
 APPROVAL_REASON = "Checked the evidence"
 REJECT_REASON = "Caller could not read a code"
 ABANDON_REASON = "The directory account was migrated."
@@ -297,9 +309,51 @@ def end_hold(
 
 
 def break_glass(
-    case: RecoveryCase, reviewer: User, *, justification: str = JUSTIFICATION
+    case: RecoveryCase,
+    reviewer: User,
+    *,
+    reason: str = BREAK_GLASS_REASON,
+    justification: str = JUSTIFICATION,
 ) -> RecoveryCase:
-    return case_break_glass(case=case, actor=reviewer, justification=justification)
+    """The reviewer breaks glass; the same service call opens the post-event review."""
+    return case_break_glass(case=case, actor=reviewer, reason=reason, justification=justification)
+
+
+def review_of(case: RecoveryCase) -> BreakGlassReview:
+    """The review the case's latest break-glass opened."""
+    return BreakGlassReview.objects.filter(case=case).latest("opened_at", "pk")
+
+
+def close_review(
+    review: BreakGlassReview,
+    reviewer: User,
+    *,
+    outcome: str = ReviewOutcome.JUSTIFIED,
+    findings: str = FINDINGS,
+    follow_up: str = "",
+) -> BreakGlassReview:
+    """Another reviewer, who took no part in the case, closes the review."""
+    return review_close(
+        review=review, reviewer=reviewer, outcome=outcome, findings=findings, follow_up=follow_up
+    )
+
+
+def review_overdue(
+    review: BreakGlassReview, clock: Clock | None, *, late: timedelta = timedelta(minutes=1)
+) -> BreakGlassReview:
+    """Move the pinned clock past the review's due time (plus ``late``), then the sweep's step
+    escalates it."""
+    if one_clock.now() < review.due_at + late:
+        if clock is None:
+            raise BuilderError(
+                f"The review of {review.case.reference} is due at "
+                f"{review.due_at:%Y-%m-%d %H:%M}; making it overdue needs a pinned clock to move "
+                "(recovery_desk.clock.pinned)."
+            )
+        _move_to(clock, review.due_at + late)
+    review_escalate_overdue(review_id=review.pk)
+    review.refresh_from_db()
+    return review
 
 
 def execute(case: RecoveryCase, agent: User) -> RecoveryCase:
@@ -392,6 +446,8 @@ def case_in(
     failing_directory: DirectoryConnector | None = None,
     intake_channel: str = "phone",
     external_ticket: str = "",
+    break_glass_reason: str = BREAK_GLASS_REASON,
+    justification: str = JUSTIFICATION,
 ) -> RecoveryCase:
     """A case of ``kind`` in ``state``, driven there through the real services.
 
@@ -403,7 +459,8 @@ def case_in(
       ``awaiting_approval``, fewer to leave the case awaiting the rest (ignored for a state
       before verification closes).
     - ``reviewer``: a security reviewer who breaks glass to make the case ready, instead of the
-      approvals and the hold (``ready`` and later states; ignored before verification closes).
+      approvals and the hold (``ready`` and later states; ignored before verification closes),
+      with ``break_glass_reason`` and ``justification``; that opens the case's review.
     - ``clock``: a pinned clock, needed to end a hold and to expire a case.
     - ``replaced_authenticator``: what an MFA re-bind replaces; by default a new authenticator
       of the subject labelled "Lost phone"; None replaces them all (and no TOTP can prove it).
@@ -467,7 +524,7 @@ def case_in(
 
     pass_evidence(case, agent, authenticator=authenticator)
     if reviewer is not None:
-        case = break_glass(case, reviewer)
+        case = break_glass(case, reviewer, reason=break_glass_reason, justification=justification)
     else:
         case = verify(case, agent)
         if case.state == State.AWAITING_APPROVAL:
@@ -486,6 +543,29 @@ def case_in(
     if state == State.EXECUTION_FAILED:
         return case
     return abandon(case, agent)
+
+
+def broken_glass(
+    *,
+    agent: User,
+    reviewer: User,
+    state: str = State.READY,
+    closed_by: User | None = None,
+    outcome: str = ReviewOutcome.JUSTIFIED,
+    findings: str = FINDINGS,
+    follow_up: str = "",
+    **case_kw,
+) -> BreakGlassReview:
+    """A case ``reviewer`` broke glass on (``case_in(state, reviewer=...)``: ready or later),
+    and the review that opened; ``closed_by``, another reviewer who took no part, closes it
+    with ``outcome``, ``findings`` and ``follow_up``."""
+    case = case_in(state, agent=agent, reviewer=reviewer, **case_kw)
+    review = review_of(case)
+    if closed_by is not None:
+        review = close_review(
+            review, closed_by, outcome=outcome, findings=findings, follow_up=follow_up
+        )
+    return review
 
 
 def _ensure_reachable(

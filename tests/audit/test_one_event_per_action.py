@@ -171,6 +171,7 @@ def test_case_break_glass_writes_one_event(clock, agent, security_reviewer):
         lambda: case_break_glass(
             case=case,
             actor=security_reviewer,
+            reason="approvers_unreachable",
             justification="Executive locked out before a board meeting.",
         )
     )

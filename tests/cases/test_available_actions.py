@@ -190,7 +190,9 @@ ROWS: dict[str, Row] = {
     "break_glass": _row(
         lambda s: awaiting_approval_case(agent=s.agent, opener=s.opener),
         {"reviewer"},
-        lambda case, a: case_break_glass(case=case, actor=a, justification=JUSTIFICATION),
+        lambda case, a: case_break_glass(
+            case=case, actor=a, reason="approvers_unreachable", justification=JUSTIFICATION
+        ),
     ),
     "gap_release": _row(
         lambda s: claimed_case(agent=s.agent, opener=s.opener),

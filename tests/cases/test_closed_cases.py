@@ -52,7 +52,7 @@ SERVICES = {
     "end_hold": lambda case, s: case_end_hold(case=case),
     "execute": lambda case, s: case_execute(case=case, actor=s["agent"]),
     "break_glass": lambda case, s: case_break_glass(
-        case=case, actor=s["reviewer"], justification=JUSTIFICATION
+        case=case, actor=s["reviewer"], reason="approvers_unreachable", justification=JUSTIFICATION
     ),
     "dispute": lambda case, s: case_dispute(case=case, statement="This was not me."),
     "expire": lambda case, s: case_expire(case=case),

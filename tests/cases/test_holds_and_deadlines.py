@@ -90,7 +90,10 @@ PAST_DEADLINE = {
     "break_glass": (
         lambda s: claimed_case(agent=s["agent"]),
         lambda case, s: case_break_glass(
-            case=case, actor=s["reviewer"], justification=JUSTIFICATION
+            case=case,
+            actor=s["reviewer"],
+            reason="approvers_unreachable",
+            justification=JUSTIFICATION,
         ),
     ),
 }
@@ -143,6 +146,7 @@ def test_a_case_cooling_off_past_its_old_approval_deadline_is_not_expired_by_the
         "holds_ended": 0,
         "expired": 0,
         "executions_redriven": 0,
+        "reviews_escalated": 0,
     }
     case.refresh_from_db()
     assert (case.state, case.expires_at) == (State.COOLING_OFF, None)

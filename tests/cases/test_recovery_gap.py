@@ -102,7 +102,12 @@ def test_a_break_glassed_recovery_inside_the_gap_is_refused_at_execute(
     executed(end_hold(first, clock), agent)
     second = claimed_case(agent=agent, subject=subject)
     pass_totp(second, agent)  # break-glass never skips the minimum verification
-    second = case_break_glass(case=second, actor=security_reviewer, justification=JUSTIFICATION)
+    second = case_break_glass(
+        case=second,
+        actor=security_reviewer,
+        reason="approvers_unreachable",
+        justification=JUSTIFICATION,
+    )
     assert second.state == State.READY
     with refused(second, code="recovery_gap"):
         case_execute(case=second, actor=agent)

@@ -51,7 +51,9 @@ OVERSIGHT = {
     ),
     "break_glass": (
         False,
-        lambda case, actor: case_break_glass(case=case, actor=actor, justification=JUSTIFICATION),
+        lambda case, actor: case_break_glass(
+            case=case, actor=actor, reason="approvers_unreachable", justification=JUSTIFICATION
+        ),
     ),
 }
 
@@ -83,7 +85,10 @@ def test_a_reviewer_cannot_break_glass_on_a_case_they_work(clock, agent_and_revi
     case = claimed_case(agent=agent_and_reviewer, tier=RiskTier.PRIVILEGED)
     with nothing_changed(case), pytest.raises(PermissionRefused):
         case_break_glass(
-            case=case, actor=agent_and_reviewer, justification="Executive locked out before board"
+            case=case,
+            actor=agent_and_reviewer,
+            reason="approvers_unreachable",
+            justification="Executive locked out before board",
         )
 
 
@@ -100,4 +105,9 @@ def test_someone_who_approved_a_case_cannot_break_glass_on_it(clock, agent, secu
     case = awaiting_approval_case(agent=agent)
     approval_grant(case=case, approver=security_reviewer, reason="Checked the evidence")
     with refused(case, code="separation_of_duties"):
-        case_break_glass(case=case, actor=security_reviewer, justification=JUSTIFICATION)
+        case_break_glass(
+            case=case,
+            actor=security_reviewer,
+            reason="approvers_unreachable",
+            justification=JUSTIFICATION,
+        )

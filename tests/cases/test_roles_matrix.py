@@ -121,7 +121,10 @@ ACTIONS = {
     "reject": lambda s: case_reject(case=s.claimed(), actor=s.actor, reason=REASON),
     "execute": _execute,
     "break_glass": lambda s: case_break_glass(
-        case=s.verified(), actor=s.actor, justification=JUSTIFICATION
+        case=s.verified(),
+        actor=s.actor,
+        reason="approvers_unreachable",
+        justification=JUSTIFICATION,
     ),
 }
 

@@ -20,7 +20,7 @@ from tests.celery_support import wait_until
 HOLD = timedelta(hours=1)  # MFA re-bind, standard tier: one approval, then one hour's hold
 CLAIM_DEADLINE = timedelta(hours=24)
 SECOND = timedelta(seconds=1)
-NOTHING = {"holds_ended": 0, "expired": 0, "executions_redriven": 0}
+NOTHING = {"holds_ended": 0, "expired": 0, "executions_redriven": 0, "reviews_escalated": 0}
 
 
 def cooling_off_case(*, agent, approver) -> RecoveryCase:
@@ -61,7 +61,7 @@ def test_sweep_ends_a_hold_once_it_has_elapsed(clock, agent, manager):
     case = cooling_off_case(agent=agent, approver=manager)
     clock.shift(HOLD + SECOND)
 
-    assert sweep() == {"holds_ended": 1, "expired": 0, "executions_redriven": 0}
+    assert sweep() == {**NOTHING, "holds_ended": 1}
     assert state_of(case) == State.READY
     event = AuditEvent.objects.get(case=case, action="case.end_hold")
     assert (event.actor, event.old_state, event.new_state) == (
@@ -85,7 +85,7 @@ def test_sweep_expires_an_unclaimed_case_past_its_deadline(clock, agent):
     case = open_case(opener=agent)
     clock.shift(CLAIM_DEADLINE + SECOND)
 
-    assert sweep() == {"holds_ended": 0, "expired": 1, "executions_redriven": 0}
+    assert sweep() == {**NOTHING, "expired": 1}
     assert state_of(case) == State.EXPIRED
     event = AuditEvent.objects.get(case=case, action="case.expire")
     assert (event.actor, event.old_state, event.new_state) == (None, State.NEW, State.EXPIRED)
@@ -96,7 +96,7 @@ def test_sweep_run_again_changes_nothing(clock, agent, manager):
     held = cooling_off_case(agent=agent, approver=manager)
     overdue = open_case(opener=agent)
     clock.shift(CLAIM_DEADLINE + SECOND)
-    assert sweep() == {"holds_ended": 1, "expired": 1, "executions_redriven": 0}
+    assert sweep() == {**NOTHING, "holds_ended": 1, "expired": 1}
     trail = list(AuditEvent.objects.values_list("pk", flat=True))
 
     assert sweep() == NOTHING

@@ -62,6 +62,7 @@ def test_a_sweep_that_dies_half_way_keeps_what_it_finished_and_the_next_run_does
         "holds_ended": 0,
         "expired": 2,
         "executions_redriven": 0,
+        "reviews_escalated": 0,
     }
     assert [state_of(case) for case in cases] == [State.EXPIRED] * 3
     assert [events(case, "case.expire") for case in cases] == [1, 1, 1]
