@@ -35,6 +35,19 @@ class QueueAdmin(BoundedListAdmin, GuardedModelAdmin):  # type: ignore[misc]
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        """Only people who may grant roles see guardian's "Object permissions" button: for
+        anyone else it would lead to a 403."""
+        response = super().render_change_form(request, context, *args, **kwargs)
+        if not self.has_change_permission(request, None):
+            opts = self.model._meta
+            response.template_name = [
+                f"admin/{opts.app_label}/{opts.model_name}/change_form.html",
+                f"admin/{opts.app_label}/change_form.html",
+                "admin/change_form.html",
+            ]
+        return response
+
     def _ensure_may_grant(self, request) -> None:
         """A clear 403 for people who may not grant roles (guardian would redirect them)."""
         if not self.has_change_permission(request, None):

@@ -5,6 +5,7 @@ from typing import Protocol
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -32,8 +33,16 @@ def require_row_ids(*values) -> None:
         raise Http404("There is no such record.")
 
 
+_AS_TEXT = "_as_text"
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only services write: staff may look, never add, edit or delete here."""
+    """Rows that only services write: staff may look, never add, edit or delete here.
+
+    A staff member named on a row (an actor, an approver, a case's agent) is shown by name,
+    not as a link: the admin would link to the staff account's page, which only
+    administrators may open, and no page links anyone to a 403.
+    """
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -43,6 +52,38 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        return [
+            f"{name}{_AS_TEXT}" if name in self._staff_fields() else name
+            for name in super().get_fields(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Shown, never a form field, on every page that builds a form (history pages too).
+        shown = [f"{name}{_AS_TEXT}" for name in sorted(self._staff_fields())]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+    def _staff_fields(self) -> frozenset[str]:
+        user_model = get_user_model()
+        return frozenset(
+            field.name
+            for field in self.model._meta.get_fields()
+            if field.is_relation and field.many_to_one and field.related_model is user_model
+        )
+
+    def __getattr__(self, name: str):
+        """``<staff field>_as_text``: the person's username as plain text."""
+        field = name.removesuffix(_AS_TEXT)
+        if name.endswith(_AS_TEXT) and field in self._staff_fields():
+
+            def as_text(obj) -> str:
+                person = getattr(obj, field)
+                return person.get_username() if person is not None else "-"
+
+            as_text.short_description = self.model._meta.get_field(field).verbose_name  # type: ignore[attr-defined]
+            return as_text
+        raise AttributeError(name)
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
