@@ -49,6 +49,7 @@ from cases.services import (
     case_end_hold,
     case_execute,
     case_expire,
+    case_flag_fraud,
     case_open,
     case_reject,
     case_verify,
@@ -306,6 +307,11 @@ def end_hold(
         )
     _move_to(clock, case.hold_until + late)
     return case_end_hold(case=case)
+
+
+def flag_fraud(case: RecoveryCase, actor: User, *, reason: str) -> RecoveryCase:
+    """An agent (or reviewer) suspects fraud or coaching: the case escalates to security."""
+    return case_flag_fraud(case=case, actor=actor, reason=reason)
 
 
 def break_glass(

@@ -134,6 +134,13 @@ IDENTITIES = (
     IdentitySpec("pia.lund", "Pia Lund"),
     IdentitySpec("quinn.ross", "Quinn Ross"),
     IdentitySpec("rosa.diaz", "Rosa Diaz"),
+    IdentitySpec("tomas.varga", "Tomas Varga", RiskTier.CONTRACTOR),
+    IdentitySpec("uma.rao", "Uma Rao", RiskTier.CONTRACTOR),
+    IdentitySpec("vera.holm", "Vera Holm", RiskTier.CONTRACTOR),
+    IdentitySpec("walt.berger", "Walt Berger"),
+    IdentitySpec(
+        "xena.moss", "Xena Moss", RiskTier.CONTRACTOR, authenticators=("Broken phone", "Tablet")
+    ),
     IdentitySpec("svc-backup", "Backup service", RiskTier.SERVICE, owner="omar.haddad"),
     IdentitySpec("svc-payroll", "Payroll export service", RiskTier.SERVICE, owner="chen.wei"),
 )
@@ -403,8 +410,37 @@ class _Seeder:
         builders.end_hold(case, traveller, late=timedelta(minutes=1))
         builders.executed(case, agent1)
 
+        # Break-glass last week: one reviewed by another reviewer (not justified), one whose
+        # review nobody closed: it is overdue, escalated by the sweep, on security's desk.
+        security1, security2 = self.staff["security1"], self.staff["security2"]
+        case = self.case(State.AWAITING_APPROVAL, "tomas.varga", opener=agent1, agent=agent2)
+        builders.break_glass(
+            case,
+            security1,
+            reason="approvers_unreachable",
+            justification="Both managers were on a flight; the vendor had a go-live that night.",
+        )
+        builders.executed(case, agent2)
+        builders.close_review(
+            builders.review_of(case),
+            security2,
+            outcome="not_justified",
+            findings="A manager was reachable by phone; waiting two hours would have been fine.",
+            follow_up="Remind the team of the on-call approver list; no access to revoke.",
+        )
+        case = self.case(State.AWAITING_APPROVAL, "uma.rao", opener=agent2, agent=agent1)
+        builders.break_glass(
+            case,
+            security1,
+            reason="incident_response",
+            justification="Incident responder locked out during an active ransomware response.",
+        )
+        builders.executed(case, agent1)
+        overdue_review = builders.review_of(case)
+
         traveller.shift(timedelta(hours=25))
         builders.expire(never_claimed)
+        builders.review_overdue(overdue_review, traveller)
 
         case = self.case(
             State.EXECUTION_FAILED,
@@ -441,6 +477,26 @@ class _Seeder:
 
         # Wrong codes up to the failure limit: the system escalates it.
         self.case(State.ESCALATED, "june.park", opener=agent2, agent=agent1)
+        # The agent suspects the caller is being coached: escalated by hand.
+        case = self.case(State.VERIFYING, "walt.berger", opener=agent1, agent=agent2)
+        builders.flag_fraud(
+            case,
+            agent2,
+            reason="Someone in the background was telling the caller what to answer.",
+        )
+
+        # Waiting for a manager: one approve, the other deny (or each one of these).
+        self.case(State.AWAITING_APPROVAL, "vera.holm", opener=agent2, agent=agent1)
+        self.case(
+            State.AWAITING_APPROVAL,
+            "xena.moss",
+            Kind.MFA_REBIND,
+            opener=agent1,
+            agent=agent2,
+            replace="Broken phone",
+        )
+        case = self.case(State.AWAITING_APPROVAL, "omar.haddad", opener=agent1, agent=agent2)
+        builders.approve(case, manager2, reason="Called back on the number of record.")
 
         case = self.case(State.AWAITING_APPROVAL, "kofi.mensah", opener=agent2, agent=agent1)
         builders.approve(case, manager1, reason="Called back on the number of record.")

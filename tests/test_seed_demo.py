@@ -10,7 +10,7 @@ from guardian.models import UserObjectPermission
 from audit.models import AuditEvent
 from cases import roles
 from cases.errors import PermissionRefused
-from cases.models import Queue, RecoveryCase
+from cases.models import BreakGlassReview, Queue, RecoveryCase
 from cases.services import case_claim
 from cases.states import State
 from directory.models import Identity
@@ -154,3 +154,38 @@ def test_demo_otp_shows_no_code_of_a_person_seed_demo_did_not_create(seeded):
     IdentityFactory(username="someone.real")
     with pytest.raises(CommandError, match="not a demo user"):
         demo_otp("someone.real")
+
+
+def _staff(username: str) -> User:
+    return User.objects.get(username=username)
+
+
+def test_the_demo_leaves_each_role_something_waiting_for_them(seeded):
+    """The README's walk-through: every demo role finds work on the desk home."""
+    from approvals.selectors import awaiting_decision_of
+    from cases.review_selectors import escalated_cases, open_reviews
+    from cases.roles import queue_roles
+    from directory.connectors import local  # noqa: F401 (the seed's directory)
+    from recovery_desk import clock
+
+    now = clock.now()
+    claimable = RecoveryCase.objects.filter(state=State.NEW).exclude(
+        subject__staff_user__username="agent1"
+    )
+    assert claimable.exists()  # agent1 and agent2: Claim next
+    assert RecoveryCase.objects.filter(
+        assigned_agent__username="agent1", state=State.VERIFYING
+    ).exists()  # agent1: a case to record a code on
+    for manager in ("manager1", "manager2"):
+        user = _staff(manager)
+        waiting = awaiting_decision_of(user=user, approves=queue_roles(user).approves, now=now)
+        assert waiting.count() >= 2, manager  # one to approve, one to deny
+    security1 = _staff("security1")
+    escalations = escalated_cases(user=security1, queue_ids=queue_roles(security1).reviews, now=now)
+    assert {e.cause for e in escalations} == {"case.escalate", "case.flag_fraud"}
+    assert any(e.release_refusal is None for e in escalations)
+    reviews = list(open_reviews(queue_ids=queue_roles(_staff("security2")).reviews, now=now))
+    assert any(review.overdue for review in reviews)  # on the desk home, highlighted
+    assert any(not review.overdue for review in reviews)  # security2 closes it
+    assert BreakGlassReview.objects.filter(closed_at__isnull=False).exists()
+    assert not TOTPDevice.objects.filter(user__username="agent3").exists()  # enrols
