@@ -6,15 +6,17 @@ from playwright.sync_api import expect
 
 from cases.models import RecoveryCase
 from cases.states import Kind, State
+from demo.builders import current_code
 from tests.directory.factories import AuthenticatorFactory, IdentityFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def test_an_agent_opens_a_case_from_a_call(sign_in, keep_screenshot, agent):
+def test_an_agent_opens_a_case_from_a_call_and_verifies_the_caller(sign_in, keep_screenshot, agent):
     ana = IdentityFactory(display_name="Ana Lima", username="ana.lima", employee_id="E04711")
     IdentityFactory(display_name="Anatole Brun", username="anatole.brun")
     AuthenticatorFactory(identity=ana, label="Work phone")
+    hardware_key = AuthenticatorFactory(identity=ana, label="Hardware key")
     page = sign_in(agent)
 
     page.get_by_role("navigation", name="Desk menu").get_by_role("link", name="Open a case").click()
@@ -31,7 +33,7 @@ def test_an_agent_opens_a_case_from_a_call(sign_in, keep_screenshot, agent):
     page.get_by_role("link", name="Choose Ana Lima").click()
     expect(page.get_by_role("heading", name="Open a case for Ana Lima")).to_be_visible()
     page.get_by_role("radio", name="MFA re-bind").check()
-    work_phone = ana.authenticators.get().pk
+    work_phone = ana.authenticators.get(label="Work phone").pk
     page.get_by_label("Authenticator being replaced").select_option(str(work_phone))
     page.get_by_label("How the request came in").select_option("phone")
     page.get_by_label("External ticket ID").fill("INC-4711")
@@ -46,6 +48,21 @@ def test_an_agent_opens_a_case_from_a_call(sign_in, keep_screenshot, agent):
     assert (case.kind, case.state, case.opened_by) == (Kind.MFA_REBIND, State.NEW, agent)
     assert (case.intake_channel, case.external_ticket) == ("phone", "INC-4711")
     keep_screenshot("open-case-landed-1280")
+
+    # The same call goes on: the agent takes the case and checks the code Ana reads out from
+    # her hardware key (the phone being replaced cannot prove anything), then closes
+    # verification; a standard re-bind then waits for a manager's approval.
+    page.get_by_role("button", name="Claim").first.click()
+    expect(page.get_by_text(f"You claimed {case.reference}")).to_be_visible()
+    page.get_by_label("Authenticator the caller reads from").select_option(str(hardware_key.pk))
+    page.get_by_label("Code the caller reads out").fill(current_code(hardware_key))
+    page.get_by_role("button", name="Check the code").click()
+    expect(page.locator(".messagelist")).to_contain_text("Evidence passed")
+    page.get_by_role("button", name="Close verification").click()
+    expect(page.get_by_text(f"Verification closed: {case.reference}")).to_be_visible()
+    case.refresh_from_db()
+    assert (case.state, case.verified_by) == (State.AWAITING_APPROVAL, agent)
+    keep_screenshot("open-case-verified-1280")
 
 
 def test_a_duplicate_is_refused_in_words_in_the_browser(sign_in, keep_screenshot, agent):
