@@ -17,7 +17,7 @@ from recovery_desk.admin_tools import (
 )
 
 from . import services
-from .admin_forms import PolicyRuleForm
+from .admin_forms import POLICY_SECTIONS, PolicyRuleForm
 from .models import PolicyRule, Queue, RecoveryCase
 from .policy import duration_words, kind_label, tier_label
 from .policy_services import policy_rule_update
@@ -89,27 +89,7 @@ class PolicyRuleAdmin(BoundedListAdmin, HistoryAdmin):
     readonly_fields = ("kind", "risk_tier", "version", "updated_at", "versions")
     fieldsets = (
         (None, {"fields": ("kind", "risk_tier", "version", "updated_at", "versions")}),
-        (
-            "Evidence",
-            {"fields": ("min_evidence_score", "min_independent_methods", "allowed_methods")},
-        ),
-        ("Approval", {"fields": ("approvals_required", "approver_role")}),
-        (
-            "Holds and deadlines",
-            {
-                "fields": (
-                    "cooling_off",
-                    "claim_deadline",
-                    "verify_deadline",
-                    "approval_deadline",
-                    "ready_deadline",
-                    "recovery_gap",
-                )
-            },
-        ),
-        ("Failure limits", {"fields": ("max_failures", "failure_window", "code_max_tries")}),
-        ("Recovery pass", {"fields": ("pass_lifetime", "device_binding_required")}),
-        ("Break-glass", {"fields": ("break_glass_review_window",)}),
+        *((title, {"fields": names}) for title, names in POLICY_SECTIONS),
     )
 
     def has_add_permission(self, request):

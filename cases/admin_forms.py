@@ -140,6 +140,29 @@ def _duration(name: str) -> ReadableDurationField:
 _FORM_LABELS = {"device_binding_required": "Device binding required"}  # a checkbox's label
 
 
+# The policy's editable fields in groups: the admin form's fieldsets and the desk's policy
+# pages (desk/views/policy.py) both draw them in this order.
+POLICY_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Evidence", ("min_evidence_score", "min_independent_methods", "allowed_methods")),
+    ("Approval", ("approvals_required", "approver_role")),
+    (
+        "Holds and deadlines",
+        (
+            "cooling_off",
+            "claim_deadline",
+            "verify_deadline",
+            "approval_deadline",
+            "ready_deadline",
+            "recovery_gap",
+        ),
+    ),
+    ("Failure limits", ("max_failures", "failure_window", "code_max_tries")),
+    ("Recovery pass", ("pass_lifetime", "device_binding_required")),
+    ("Break-glass", ("break_glass_review_window",)),
+)
+POLICY_FIELDS: tuple[str, ...] = tuple(name for _, names in POLICY_SECTIONS for name in names)
+
+
 class PolicyRuleForm(forms.ModelForm):
     allowed_methods = forms.MultipleChoiceField(
         label=_label("allowed_methods"),
@@ -165,25 +188,7 @@ class PolicyRuleForm(forms.ModelForm):
 
     class Meta:
         model = PolicyRule
-        fields = (
-            "min_evidence_score",
-            "min_independent_methods",
-            "allowed_methods",
-            "approvals_required",
-            "approver_role",
-            "cooling_off",
-            "claim_deadline",
-            "verify_deadline",
-            "approval_deadline",
-            "ready_deadline",
-            "recovery_gap",
-            "max_failures",
-            "failure_window",
-            "code_max_tries",
-            "pass_lifetime",
-            "device_binding_required",
-            "break_glass_review_window",
-        )
+        fields = POLICY_FIELDS
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
 
+from cases.admin_forms import POLICY_FIELDS, POLICY_SECTIONS
 from cases.models import PolicyRule, RecoveryCase
 from cases.policy import FIELD_LABELS, PinnedPolicy, kind_label, tier_label, value_words
 
@@ -27,26 +28,8 @@ from .base import render_page
 NOT_ALLOWED = (
     "Only staff who may read the policy table or hold a role on a queue can see policy versions."
 )
-# The groups of fields the pages show, in the admin form's order.
-SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Evidence", ("min_evidence_score", "min_independent_methods", "allowed_methods")),
-    ("Approval", ("approvals_required", "approver_role")),
-    (
-        "Holds and deadlines",
-        (
-            "cooling_off",
-            "claim_deadline",
-            "verify_deadline",
-            "approval_deadline",
-            "ready_deadline",
-            "recovery_gap",
-        ),
-    ),
-    ("Failure limits", ("max_failures", "failure_window", "code_max_tries")),
-    ("Recovery pass", ("pass_lifetime", "device_binding_required")),
-    ("Break-glass", ("break_glass_review_window",)),
-)
-FIELDS: tuple[str, ...] = tuple(name for _, names in SECTIONS for name in names)
+SECTIONS = POLICY_SECTIONS  # the admin form's groups, in its order
+FIELDS = POLICY_FIELDS
 
 
 def _label(name: str) -> str:

@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from cases import roles
 from cases.services import case_flag_fraud, case_release
 from cases.states import Kind, State
-from tests.cases.factories import UserFactory, make_agent, make_security_reviewer
+from tests.cases.factories import UserFactory, make_agent
 from tests.helpers import escalated_case, give_role, nothing_changed, ready_case
 from tests.test_admin import _signed_in
 
@@ -20,24 +20,6 @@ pytestmark = pytest.mark.django_db
 PAGE = "/admin/desk/escalations/"
 REASON = "Called the subject back on the number of record; the failures were typos."
 ROLES = ("agent", "other_agent", "manager", "other_manager", "security_reviewer", "second")
-
-
-@pytest.fixture
-def second(db):
-    return make_security_reviewer(username="security.frank")
-
-
-@pytest.fixture
-def people(agent, other_agent, manager, other_manager, security_reviewer, second, admin_user):
-    return {
-        "agent": agent,
-        "other_agent": other_agent,
-        "manager": manager,
-        "other_manager": other_manager,
-        "security_reviewer": security_reviewer,
-        "second": second,
-        "admin_user": admin_user,
-    }
 
 
 def _client(user) -> Client:

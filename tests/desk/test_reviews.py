@@ -30,24 +30,6 @@ OTHERS = ("agent", "other_agent", "manager", "other_manager", "admin_user")
 
 
 @pytest.fixture
-def second(db):
-    return make_security_reviewer(username="security.frank")
-
-
-@pytest.fixture
-def people(agent, other_agent, manager, other_manager, security_reviewer, second, admin_user):
-    return {
-        "agent": agent,
-        "other_agent": other_agent,
-        "manager": manager,
-        "other_manager": other_manager,
-        "security_reviewer": security_reviewer,
-        "second": second,
-        "admin_user": admin_user,
-    }
-
-
-@pytest.fixture
 def review(clock, agent, security_reviewer) -> BreakGlassReview:
     """security.erin broke glass on agent.alice's privileged case."""
     case = case_in(State.READY, agent=agent, tier=RiskTier.PRIVILEGED, reviewer=security_reviewer)
