@@ -32,7 +32,15 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["case", "id"], name="audit_case_idx")]
+        indexes = [
+            models.Index(fields=["case", "id"], name="audit_case_idx"),
+            # The trail browser reads "the newest 51 events of X", newest first by
+            # (occurred_at, id): one backward index range per filter (audit/selectors.py).
+            models.Index(fields=["occurred_at", "id"], name="audit_time_idx"),
+            models.Index(fields=["identity", "occurred_at", "id"], name="audit_identity_idx"),
+            models.Index(fields=["actor", "occurred_at", "id"], name="audit_actor_idx"),
+            models.Index(fields=["action", "occurred_at", "id"], name="audit_action_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
