@@ -150,7 +150,11 @@ def _failures(counts: Any) -> str:
 
 
 def _with(text: str, value: Any, joiner: str = ": ") -> str:
-    return f"{text}{joiner}{_clip(value)}" if value not in (None, "") else text
+    """``text``, then ``value`` when there is one, withheld as ``detail_items`` withholds it."""
+    if value in (None, ""):
+        return text
+    shown = WITHHELD if _is_secret("", value) else _clip(value)
+    return f"{text}{joiner}{shown}"
 
 
 # --- sentences ---------------------------------------------------------------------------

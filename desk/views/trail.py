@@ -28,6 +28,7 @@ from audit.describe import action_label, describe, detail_items
 from audit.selectors import TrailFilters, trail_events, trail_page
 from directory.models import Identity
 from recovery_desk import clock
+from recovery_desk.admin_tools import is_row_id
 
 from .. import access
 from .base import render_page
@@ -35,7 +36,7 @@ from .base import render_page
 PAGE_SIZE = 50
 # Rows a streamed export reads per round trip (a server-side cursor on PostgreSQL).
 EXPORT_CHUNK = 2000
-CASE_REFERENCE = re.compile(r"(?:RC-?)?0*(\d{1,12})", re.IGNORECASE)
+CASE_REFERENCE = re.compile(r"(?:RC-?)?0*([0-9]{1,12})", re.IGNORECASE)
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # so a day's end never overflows a date
 FILTER_NAMES = ("case", "identity", "actor", "action", "from", "to")
 
@@ -133,7 +134,7 @@ def _resolve_identity(value: str) -> int | None:
     """One indexed lookup: the identity whose username is ``value`` or, for a number, whose id
     it is (a username match wins)."""
     query = Q(username=value)
-    if value.isdigit() and len(value) <= 12:
+    if is_row_id(value):
         query |= Q(pk=int(value))
     found = list(Identity.objects.filter(query).values_list("pk", "username")[:2])
     for pk, username in found:

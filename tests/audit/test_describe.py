@@ -148,3 +148,11 @@ def test_real_events_read_well_and_cost_no_query(agent, other_agent, security_re
         in text
     )
     assert "The directory carried out the recovery" in text
+
+
+def test_the_sentence_withholds_what_the_details_withhold():
+    """A reason that is nothing but a code (typed in the wrong box) stays out of the summary
+    as well as out of the labelled details."""
+    event = _event(Action.CASE_FLAG_FRAUD, {"reason": "123456"})
+    assert "123456" not in describe(event)
+    assert WITHHELD in describe(event)

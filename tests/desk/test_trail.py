@@ -251,3 +251,16 @@ def test_no_secret_reaches_the_page(reviewer_client, agent):
     evidence = Evidence.objects.filter(case=case).select_related("authenticator").first()
     assert evidence is not None and evidence.authenticator is not None
     assert evidence.authenticator.key not in page
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1²"])
+def test_digits_that_are_not_ascii_never_crash_the_trail_or_its_exports(client, value, request):
+    reviewer = request.getfixturevalue("security_reviewer")
+    _signed_in(client, reviewer)
+    for url in (
+        "/admin/desk/trail/",
+        "/admin/desk/trail/export.csv",
+        "/admin/desk/trail/export.jsonl",
+    ):
+        for name in ("identity", "case"):
+            assert client.get(url, {name: value}).status_code in (200, 400)
