@@ -32,13 +32,22 @@ def _with_overdue(rows: QuerySet[BreakGlassReview], now: datetime) -> QuerySet[B
     return rows.annotate(overdue=ExpressionWrapper(Q(due_at__lte=now), output_field=BooleanField()))
 
 
+def _reviews_for(viewer, queue_ids: Collection[int]) -> QuerySet[BreakGlassReview]:
+    """Reviews of cases in these queues, but never of the viewer's own recovery: they may not
+    open that case, so no list shows it to them."""
+    return BreakGlassReview.objects.filter(case__queue_id__in=queue_ids).exclude(
+        access.own_account_filter(viewer, prefix="case__subject__")
+    )
+
+
 def open_reviews(
-    *, queue_ids: Collection[int], now: datetime, limit: int | None = None
+    *, viewer, queue_ids: Collection[int], now: datetime, limit: int | None = None
 ) -> QuerySet[BreakGlassReview]:
     """Open reviews of cases in these queues, due soonest first (so overdue ones lead), each
     with ``overdue``; one query."""
     rows = _with_overdue(
-        BreakGlassReview.objects.filter(closed_at__isnull=True, case__queue_id__in=queue_ids)
+        _reviews_for(viewer, queue_ids)
+        .filter(closed_at__isnull=True)
         .select_related("case", "case__subject", "case__queue", "used_by")
         .order_by("due_at", "pk"),
         now,
@@ -46,19 +55,20 @@ def open_reviews(
     return rows[:limit] if limit is not None else rows
 
 
-def closed_reviews(*, queue_ids: Collection[int], limit: int = 20) -> QuerySet[BreakGlassReview]:
+def closed_reviews(
+    *, viewer, queue_ids: Collection[int], limit: int = 20
+) -> QuerySet[BreakGlassReview]:
     """The most recently closed reviews of these queues; one query."""
     return (
-        BreakGlassReview.objects.filter(closed_at__isnull=False, case__queue_id__in=queue_ids)
+        _reviews_for(viewer, queue_ids)
+        .filter(closed_at__isnull=False)
         .select_related("case", "case__subject", "used_by", "reviewer")
         .order_by("-closed_at", "-pk")[:limit]
     )
 
 
-def overdue_review_count(*, queue_ids: Collection[int], now: datetime) -> int:
-    return BreakGlassReview.objects.filter(
-        closed_at__isnull=True, case__queue_id__in=queue_ids, due_at__lte=now
-    ).count()
+def overdue_review_count(*, viewer, queue_ids: Collection[int], now: datetime) -> int:
+    return _reviews_for(viewer, queue_ids).filter(closed_at__isnull=True, due_at__lte=now).count()
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,7 @@ def escalated_cases(*, user, queue_ids: Collection[int], now: datetime) -> list[
     events = AuditEvent.objects.filter(action__in=ESCALATING_ACTIONS).order_by("-id")
     cases = list(
         RecoveryCase.objects.filter(state=State.ESCALATED, queue_id__in=queue_ids)
+        .exclude(access.own_account_filter(user, prefix="subject__"))
         .select_related("queue", "subject", "subject__owner", "assigned_agent", "opened_by")
         .prefetch_related(Prefetch("audit_events", queryset=events, to_attr="escalations"))
         .order_by("escalated_at", "pk")
@@ -160,19 +171,21 @@ class ReviewerSummary:
 
 
 def reviewer_summary(
-    *, queue_ids: Collection[int], now: datetime, limit: int = 5
+    *, viewer, queue_ids: Collection[int], now: datetime, limit: int = 5
 ) -> ReviewerSummary:
     """Counts and the first few rows of each list; five queries whatever the backlog."""
-    escalated = RecoveryCase.objects.filter(state=State.ESCALATED, queue_id__in=queue_ids)
-    reviews = BreakGlassReview.objects.filter(closed_at__isnull=True, case__queue_id__in=queue_ids)
+    escalated = RecoveryCase.objects.filter(state=State.ESCALATED, queue_id__in=queue_ids).exclude(
+        access.own_account_filter(viewer, prefix="subject__")
+    )
+    reviews = _reviews_for(viewer, queue_ids).filter(closed_at__isnull=True)
     return ReviewerSummary(
         escalated_count=escalated.count(),
         open_count=reviews.count(),
-        overdue_count=overdue_review_count(queue_ids=queue_ids, now=now),
+        overdue_count=overdue_review_count(viewer=viewer, queue_ids=queue_ids, now=now),
         escalated=list(
             escalated.select_related("subject", "queue").order_by("escalated_at", "pk")[:limit]
         ),
-        reviews=list(open_reviews(queue_ids=queue_ids, now=now, limit=limit)),
+        reviews=list(open_reviews(viewer=viewer, queue_ids=queue_ids, now=now, limit=limit)),
     )
 
 

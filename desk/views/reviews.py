@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from cases import review_selectors
+from cases.access import is_subject
 from cases.models import RecoveryCase, ReviewOutcome
 from cases.review_services import close_refusal, review_close
 from cases.services import case_reject, case_release
@@ -26,13 +27,14 @@ HOME_ROWS = 5
 REASON_MAX = 2000
 TEXT_MAX = 4000
 RELEASE, REJECT = "release", "reject"
+OWN_REVIEW = "This break-glass use was on your own account's recovery: other reviewers review it."
 
 
 def home_section(request, now) -> dict:
     """What the desk home shows a reviewer (templates/desk/home/reviewer.html): escalated cases
     waiting, open reviews, overdue ones first and highlighted."""
     summary = review_selectors.reviewer_summary(
-        queue_ids=access.roles_of(request).reviews, now=now, limit=HOME_ROWS
+        viewer=request.user, queue_ids=access.roles_of(request).reviews, now=now, limit=HOME_ROWS
     )
     return {"review_summary": summary}
 
@@ -110,8 +112,12 @@ def reviews(request):
     queue_ids = access.roles_of(request).reviews
     context = {
         "now": now,
-        "open_reviews": list(review_selectors.open_reviews(queue_ids=queue_ids, now=now)),
-        "closed_reviews": list(review_selectors.closed_reviews(queue_ids=queue_ids)),
+        "open_reviews": list(
+            review_selectors.open_reviews(viewer=request.user, queue_ids=queue_ids, now=now)
+        ),
+        "closed_reviews": list(
+            review_selectors.closed_reviews(viewer=request.user, queue_ids=queue_ids)
+        ),
     }
     return render_page(request, "desk/reviews.html", context, title="Break-glass reviews")
 
@@ -131,6 +137,7 @@ def review(request, review_id: int):
     if found is None:
         raise Http404("There is no such break-glass review.")
     _require_queue(request, found.case.queue)
+    access.require(not is_subject(request.user, found.case.subject), OWN_REVIEW)
     form = ReviewCloseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not form.is_valid():

@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from cases import roles
 from cases.services import case_flag_fraud, case_release
 from cases.states import Kind, State
+from directory.models import Identity
 from tests.cases.factories import UserFactory, make_agent
 from tests.helpers import escalated_case, give_role, nothing_changed, ready_case
 from tests.test_admin import _signed_in
@@ -262,3 +263,12 @@ def test_the_escalations_are_on_the_reviewers_desk_home(clock, agent, security_r
     page = _client(security_reviewer).get("/admin/").content.decode()
     assert "1 escalated case</a> waits for release or rejection." in page
     assert f'href="{PAGE}#case-{case.pk}"' in page
+
+
+def test_a_reviewer_never_sees_the_escalation_of_their_own_recovery(agent, second):
+    """Whoever may not open a case (their own recovery) finds it on no list either."""
+    case = escalated_case(agent=agent)
+    Identity.objects.filter(pk=case.subject_id).update(staff_user=second)
+    client = _signed_in(Client(), second)
+    assert case.reference not in client.get(PAGE).content.decode()
+    assert case.reference not in client.get("/admin/").content.decode()

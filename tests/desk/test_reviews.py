@@ -288,3 +288,22 @@ def test_the_home_shows_open_and_overdue_reviews_highlighted(
 def test_agents_and_managers_see_no_reviewer_section(clock, review, agent, manager):
     for user in (agent, manager):
         assert "Security review" not in _client(user).get("/admin/").content.decode()
+
+
+def test_a_reviewer_never_sees_the_review_of_their_own_recovery(
+    clock, agent, security_reviewer, second
+):
+    """security.frank's own account was recovered with break-glass: the lists, the desk home
+    and the review page keep it from him (other reviewers review it), as the case page does."""
+    subject = builders.new_subject(tier=RiskTier.PRIVILEGED)
+    subject.staff_user = second
+    subject.save(update_fields=["staff_user"])
+    own = builders.review_of(
+        case_in(State.READY, agent=agent, subject=subject, reviewer=security_reviewer)
+    )
+    client = _client(second)
+    assert own.case.reference not in client.get("/admin/desk/reviews/").content.decode()
+    assert own.case.reference not in client.get("/admin/").content.decode()
+    assert client.get(_url(own)).status_code == 403
+    assert _close(client, own).status_code == 403
+    assert _row(own)["closed_at"] is None
