@@ -443,6 +443,9 @@ def seed(*, cases: int, staff: SeedStaff) -> dict:
 
 
 def _fill(params: dict, counts: dict, timings: dict, run) -> None:
+    from bench.guard import refuse_a_real_desk
+
+    refuse_a_real_desk()
     with transaction.atomic(), connection.cursor() as cursor:
         start = time.perf_counter()
         cursor.execute(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")

@@ -313,6 +313,9 @@ def _history_from_table_sql(model, where: str, history_date: str = "%s") -> str:
 
 
 def _empty_seeded_tables(cursor) -> None:
+    from bench.guard import refuse_a_real_desk
+
+    refuse_a_real_desk()
     tables = _seeded_tables()
     if _postgresql():
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
