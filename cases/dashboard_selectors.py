@@ -129,7 +129,7 @@ def dashboard_figures(*, now: datetime, days: int = DAYS) -> DashboardFigures:
             used[i] += row["n"]
 
     reviews = BreakGlassReview.objects.filter(closed_at__isnull=True).aggregate(
-        open=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now))
+        open=Count("id"), overdue=Count("id", filter=Q(due_at__lte=now))
     )
     queues = [
         QueueRow(id=pk, name=name, per_day=list(completed.get(pk, [0] * days)))

@@ -138,17 +138,19 @@ DURATION_FIELDS = frozenset(_DURATIONS)
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
-def duration_words(value: timedelta) -> str:
-    """A duration in words, exactly ("1 day 12 hours", "90 minutes" reads "1 hour 30 minutes"),
-    the way the desk shows durations (desk_format.readable_duration) without its rounding."""
+def duration_words(value: timedelta, *, parts: int | None = None) -> str:
+    """A duration in words ("1 day 12 hours"; "90 minutes" reads "1 hour 30 minutes"): exact,
+    or its largest ``parts`` units (the desk's countdowns and ages)."""
     seconds = int(value.total_seconds())
     if seconds <= 0:
-        return "none" if seconds == 0 else "-" + duration_words(-value)
+        return "none" if seconds == 0 else "-" + duration_words(-value, parts=parts)
     words = []
     for name, size in _UNITS:
         count, seconds = divmod(seconds, size)
         if count:
             words.append(f"{count} {name}{'' if count == 1 else 's'}")
+        if len(words) == parts:
+            break
     return " ".join(words)
 
 

@@ -7,6 +7,7 @@ from directory.models import Identity, RiskTier
 
 from .errors import Refusal
 from .models import ApproverRole, Queue, RecoveryCase
+from .policy import duration_words
 from .states import OPEN_STATES, Kind, State
 from .transitions import TRANSITIONS, refusal_for
 
@@ -312,15 +313,7 @@ def _fmt(moment: datetime) -> str:
 
 def _words(delta: timedelta) -> str:
     """A duration in words ("4 hours", "1 day 2 hours"), like the desk's ``duration`` filter."""
-    seconds = int(abs(delta.total_seconds()))
-    words = []
-    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            words.append(f"{count} {name}{'' if count == 1 else 's'}")
-        if len(words) == 2:
-            break
-    return " ".join(words) or "no time"
+    return "no time" if abs(delta) < timedelta(seconds=1) else duration_words(abs(delta), parts=2)
 
 
 def _evidence_needs(case: RecoveryCase, summary) -> str:

@@ -13,16 +13,12 @@ from datetime import datetime
 
 from approvals.models import Approval
 from audit.actions import Action, ActorKind
+from audit.describe import describe
 from audit.models import AuditEvent
 from verification.models import Evidence
 
 from .models import RecoveryCase
 from .states import State
-
-try:  # a readable sentence per event (the trail browser's); the action's name otherwise
-    from audit.describe import describe as _describe
-except ImportError:  # pragma: no cover - audit.describe ships with the trail browser
-    _describe = None  # type: ignore[assignment]
 
 # Events whose reason is kept on the case (``closing_reason``), not in the event's detail.
 _CLOSING = frozenset({Action.CASE_REJECT, Action.CASE_ABANDON, Action.CASE_DISPUTE})
@@ -71,14 +67,6 @@ def _state_label(code: str) -> str:
         return str(State(code).label)
     except ValueError:
         return code
-
-
-def _sentence(event: AuditEvent) -> str:
-    if _describe is not None:
-        return _describe(event)
-    reason = event.detail.get("reason") if isinstance(event.detail, dict) else None
-    label = event.get_action_display()
-    return f"{label}: {reason}" if reason else str(label)
 
 
 def _actor(event: AuditEvent) -> str:
@@ -143,7 +131,7 @@ def case_timeline(case: RecoveryCase, records: CaseRecords) -> list[TimelineEntr
         entry = TimelineEntry(
             at=event.occurred_at,
             actor=_actor(event),
-            sentence=_sentence(event),
+            sentence=describe(event),
             old_state=_state_label(event.old_state) if event.old_state else "",
             new_state=_state_label(event.new_state) if event.new_state else "",
             notes=tuple(notes),
