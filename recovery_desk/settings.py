@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "verification",
     "approvals",
     "audit",
+    "notices",
     "desk",
     "demo",
 ]
@@ -222,7 +223,41 @@ CELERY_BEAT_SCHEDULE = {
         # sweeps never pile up while workers are down or when two beats run.
         "options": {"expires": SWEEP_INTERVAL.total_seconds()},
     },
+    "sweep-pending-notifications": {
+        "task": "notices.tasks.sweep_pending_notifications",
+        "schedule": SWEEP_INTERVAL.total_seconds(),
+        "options": {"expires": SWEEP_INTERVAL.total_seconds()},
+    },
 }
+
+# Notices to subjects (docs/design.md "Notices"). SMS and voice go through a backend chosen
+# here, in the shape of Django's email backends; email through EMAIL_BACKEND. The embedded
+# defaults write to the outbox table (notices.OutboxMessage) the demo shows; the system check
+# notices.E001 refuses them when DEBUG is off, unless in demo mode, on the embedded broker
+# (one machine, nothing in production) or with ALLOW_OUTBOX_BACKENDS=1.
+_EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "notices.backends.outbox.OutboxBackend")
+VOICE_BACKEND = os.environ.get("VOICE_BACKEND", "notices.backends.outbox.OutboxBackend")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "notices.backends.outbox.EmailOutboxBackend"
+    if _EMBEDDED_BROKER
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT_SECONDS", 10))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Recovery Desk <noreply@localhost>")
+ALLOW_OUTBOX_BACKENDS = _env_bool("ALLOW_OUTBOX_BACKENDS", _EMBEDDED_BROKER)
+# Notices to one address in 24 hours (all templates, all identities sharing it); past it a
+# notice is recorded as capped and not sent.
+NOTICE_DAILY_CAP = int(os.environ.get("NOTICE_DAILY_CAP", 10))
+NOTICE_MAX_ATTEMPTS = int(os.environ.get("NOTICE_MAX_ATTEMPTS", 5))
+# Wait after the first failed attempt, doubled each time, at most 5 minutes.
+NOTICE_RETRY_BACKOFF_SECONDS = int(os.environ.get("NOTICE_RETRY_BACKOFF_SECONDS", 30))
 
 # Failure limits for evidence live in the policy table (cases.PolicyRule), per kind and tier.
 

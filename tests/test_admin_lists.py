@@ -18,6 +18,7 @@ from recovery_desk.admin_tools import COUNT_CAP, CappedCount, CappedPaginator
 from tests.cases.builders import open_case
 from tests.helpers import awaiting_approval_case
 from tests.test_admin import _signed_in
+from tests.test_admin_routes import _a_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,7 @@ def _a_desk_day(agent, manager) -> None:
     DirectorySession.objects.create(
         identity=case.subject, client="Laptop", started_at=timezone.now()
     )
+    _a_notice(case)
 
 
 def _queries(client, url: str) -> list[str]:

@@ -21,7 +21,9 @@ from approvals.services import approval_grant
 from audit.models import AuditEvent
 from cases import roles
 from cases.models import PolicyRule, Queue
-from directory.models import DirectorySession, ManagedDevice
+from directory.models import ChannelOfRecord, DirectorySession, ManagedDevice
+from notices.models import OutboxMessage
+from notices.services import notify
 from tests.cases.factories import UserFactory, make_agent, make_manager, make_security_reviewer
 from tests.helpers import awaiting_approval_case
 from tests.test_admin import _signed_in
@@ -41,7 +43,10 @@ DESK = (
     "verification.evidence",
     "approvals.approval",
     "audit.auditevent",
+    "notices.notification",
 )
+# What the embedded backends "sent", codes included: the administrator reads it, nobody writes.
+ADMIN_RECORDS = ("notices.outboxmessage",)
 STAFF_ADMIN = ("auth.user", "auth.group", "otp_totp.totpdevice", "otp_static.staticdevice")
 LOGIN_RECORDS = ("axes.accessattempt", "axes.accesslog", "axes.accessfailurelog")
 
@@ -57,6 +62,7 @@ def rows(clock, agent, manager):
         identity=subject, client="Laptop", started_at=timezone.now()
     )
     static = StaticDevice.objects.create(user=agent, name="backup codes")
+    [notice] = _a_notice(case)
     return {
         "cases.recoverycase": case.pk,
         "cases.policyrule": PolicyRule.objects.first().pk,
@@ -67,6 +73,8 @@ def rows(clock, agent, manager):
         "verification.evidence": Evidence.objects.get(case=case).pk,
         "approvals.approval": approval.pk,
         "audit.auditevent": AuditEvent.objects.first().pk,
+        "notices.notification": notice.pk,
+        "notices.outboxmessage": OutboxMessage.objects.get(to=notice.address).pk,
         "auth.user": agent.pk,
         "auth.group": Group.objects.get(name=roles.AGENTS).pk,
         "otp_totp.totpdevice": None,  # filled in once the person signing in has one
@@ -74,10 +82,19 @@ def rows(clock, agent, manager):
     }
 
 
+def _a_notice(case):
+    """A notice to the subject (never sent here: its task runs on commit) and its outbox copy."""
+    channel = ChannelOfRecord.objects.create(
+        identity=case.subject, kind="sms", address=f"+1555{case.pk:07d}"
+    )
+    OutboxMessage.objects.create(kind="sms", to=channel.address, body="Your code is 123456")
+    return notify(identity=case.subject, template="case_opened", context={}, case=case)
+
+
 def _routes(rows: dict) -> dict[str, str]:
     """Route name → URL, for every registered model (object pages where a row exists)."""
     routes = {"index": "/admin/"}
-    for label in (*DESK, *STAFF_ADMIN, *LOGIN_RECORDS):
+    for label in (*DESK, *ADMIN_RECORDS, *STAFF_ADMIN, *LOGIN_RECORDS):
         base = "/admin/{}/{}/".format(*label.split("."))
         routes[f"{label} list"] = base
         routes[f"{label} add"] = f"{base}add/"
@@ -100,7 +117,7 @@ def _expected_for_desk_role(route: str) -> int:
 
 def _expected_for_administrator(route: str) -> int:
     label, _, page = route.rpartition(" ")
-    if label in DESK and page in ("add", "delete"):
+    if label in (*DESK, *ADMIN_RECORDS) and page in ("add", "delete"):
         return FORBIDDEN
     if label in LOGIN_RECORDS and page == "add":
         return FORBIDDEN  # django-axes records attempts itself
@@ -209,6 +226,7 @@ def _a_desk_day(agent, manager) -> None:
     DirectorySession.objects.create(
         identity=case.subject, client="Laptop", started_at=timezone.now()
     )
+    _a_notice(case)
 
 
 @pytest.mark.parametrize("url", DESK_LISTS)

@@ -1,0 +1,24 @@
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message as handed to a provider: the channel of record's address and the text."""
+
+    kind: str  # "sms" or "voice"
+    to: str
+    body: str
+
+
+class MessageBackend:
+    """Base class of SMS and voice backends, modelled on Django's ``BaseEmailBackend``.
+
+    ``send_messages`` hands the messages to the provider and returns how many it accepted. It
+    raises on a failure the caller should retry (the provider is down, refused the request).
+    """
+
+    def __init__(self, fail_silently: bool = False, **kwargs) -> None:
+        self.fail_silently = fail_silently
+
+    def send_messages(self, messages: list[OutboundMessage]) -> int:
+        raise NotImplementedError("A MessageBackend must implement send_messages().")
