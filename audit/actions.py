@@ -26,6 +26,8 @@ class Action(models.TextChoices):
     CASE_EXPIRE = "case.expire", "Expired"
     EVIDENCE_PASSED = "evidence.passed", "Evidence passed"
     EVIDENCE_FAILED = "evidence.failed", "Evidence failed"
+    EVIDENCE_REFUSED = "evidence.refused", "Knowledge questions refused"
+    RECOVERY_CODES_ISSUE = "recovery_codes.issue", "Recovery codes issued"
     APPROVAL_GRANT = "approval.grant", "Approval given"
     POLICY_UPDATE = "policy.update", "Policy changed"
     REVIEW_CLOSE = "review.close", "Break-glass review closed"

@@ -299,10 +299,10 @@ JOIN (SELECT kind AS policy_kind, risk_tier AS policy_tier, snapshot FROM bench_
 # Evidence ids from the case id: passed 4c, failed 4c-1, 4c-2, 4c-3.
 EVIDENCE_SQL = """
 INSERT INTO verification_evidence (id, case_id, method, factor, outcome, score,
-    authenticator_id, answered_by_id, checked_by_id, checked_at)
+    authenticator_id, answered_by_id, checked_by_id, checked_at, detail)
 SELECT p.id * 4 - e.k, p.id, 'totp', 'enrolled_authenticator', e.outcome,
        CASE WHEN e.outcome = 'passed' THEN 2 ELSE 0 END, p.holder, p.holder, p.agent,
-       p.opened_at + p.life * e.at
+       p.opened_at + p.life * e.at, '{}'::jsonb
 FROM bench_plan p
 CROSS JOIN LATERAL (VALUES
     (0, 'passed', 0.25, p.verified),

@@ -41,6 +41,9 @@ class EvidenceForm(forms.Form):
     answers (the subject, or a service identity's owner) that may prove it, the one being
     replaced already left out. ``answer()`` is the mapping the method's ``prepare`` reads."""
 
+    # The words on the page's button for this method.
+    submit_label = "Check the code"
+
     def __init__(self, *args: Any, authenticators: Sequence[AuthenticatorChoice] = (), **kw: Any):
         super().__init__(*args, **kw)
         self.authenticators = tuple(authenticators)
@@ -94,4 +97,101 @@ class TotpEvidenceForm(EvidenceForm):
         return {
             "authenticator": self.cleaned_data["authenticator"],
             "code": self.cleaned_data["code"],
+        }
+
+
+class AttestationField(forms.BooleanField):
+    """A box the agent must tick: what they saw or did goes into the evidence row."""
+
+    def __init__(self, label: str, missing: str):
+        super().__init__(label=label, error_messages={"required": missing})
+
+
+class RecoveryCodeEvidenceForm(EvidenceForm):
+    """The caller reads one of the recovery codes they saved when they enrolled."""
+
+    submit_label = "Check the code"
+    code = forms.CharField(
+        label="Recovery code the caller reads out",
+        max_length=32,
+        widget=NoEchoTextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
+        ),
+        help_text="Twelve letters and digits, with or without the dashes. A code works once: "
+        "it is spent when it matches.",
+    )
+
+    def answer(self) -> dict[str, Any]:
+        return {"code": self.cleaned_data["code"]}
+
+
+DOCUMENT_TYPES = (
+    ("passport", "Passport"),
+    ("national_id", "National identity card"),
+    ("driving_licence", "Driving licence"),
+    ("staff_badge", "Staff badge"),
+)
+
+
+class InPersonEvidenceForm(EvidenceForm):
+    """The agent checked the person and a photo document face to face."""
+
+    submit_label = "Record the check"
+    document_type = forms.ChoiceField(
+        label="Document you checked", choices=[("", "Choose the document…"), *DOCUMENT_TYPES]
+    )
+    reference = forms.CharField(
+        label="Last 4 characters of the document number",
+        min_length=4,
+        max_length=4,
+        help_text="Only the last 4 characters: the full number is never recorded.",
+        # Never written back into the page: a full number typed by mistake is not kept.
+        widget=NoEchoTextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    seen = AttestationField(
+        "I saw the person myself, and the photo on the document is theirs.",
+        "Confirm you saw the person and their document.",
+    )
+
+    def clean_reference(self) -> str:
+        reference = self.cleaned_data["reference"].strip().upper()
+        if len(reference) != 4 or not (reference.isascii() and reference.isalnum()):
+            raise forms.ValidationError("Type the last 4 letters or digits of the document number.")
+        return reference
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "document_type": self.cleaned_data["document_type"],
+            "reference": self.cleaned_data["reference"],
+            "seen": self.cleaned_data["seen"],
+        }
+
+
+class CallbackEvidenceForm(EvidenceForm):
+    """The agent hung up and called the person back on a phone number of record."""
+
+    submit_label = "Record the callback"
+    number_ending = forms.CharField(
+        label="Last 4 digits of the number of record you called",
+        min_length=4,
+        max_length=4,
+        help_text="A phone number listed under the channels of record, never one the caller "
+        "gives you.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    answered = AttestationField(
+        "I called this number back myself, and the person who answered confirmed the request.",
+        "Confirm you called the number of record back and the person answered.",
+    )
+
+    def clean_number_ending(self) -> str:
+        digits = self.cleaned_data["number_ending"].strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) == 4):
+            raise forms.ValidationError("Type the last 4 digits of the number you called.")
+        return digits
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "number_ending": self.cleaned_data["number_ending"],
+            "answered": self.cleaned_data["answered"],
         }

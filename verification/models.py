@@ -33,6 +33,9 @@ class Evidence(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     checked_at = models.DateTimeField()
+    # What the agent recorded for an attested check (document type and its last 4 characters,
+    # the channel called back); never a code, a key or a full document number.
+    detail = models.JSONField(default=dict, blank=True)
 
     history = HistoricalRecords()
 
@@ -55,3 +58,34 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()}: {self.get_outcome_display()}"
+
+
+class RecoveryCode(models.Model):
+    """One saved recovery code of a person, issued at enrolment (``recovery_codes_issue``).
+
+    Only a salted PBKDF2 hash is kept; a code is spent once (``used_at``, ``used_on_case``)."""
+
+    identity = models.ForeignKey(
+        "directory.Identity", on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=256, editable=False)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_on_case = models.ForeignKey(
+        "cases.RecoveryCase", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["identity", "used_at"], name="recovery_code_unused_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="recovery_code_used_on_a_case",
+                condition=Q(used_at__isnull=True, used_on_case__isnull=True)
+                | Q(used_at__isnull=False, used_on_case__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Recovery code of identity {self.identity_id} ({'used' if self.used_at else 'unused'})"
+        )

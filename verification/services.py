@@ -14,21 +14,19 @@ from cases.states import Kind, State
 from cases.transitions import apply_transition, ensure_allowed
 from cases.workflow import lock_case
 from directory.models import Identity
+from recovery_desk import clock
 from recovery_desk.actors import SYSTEM
 
 from .errors import VerificationError
-from .methods import METHODS, REFUSED_METHODS, Attempt, EvidenceMethod
-from .models import Evidence
+from .methods import KNOWLEDGE_REFUSED, METHODS, REFUSED_METHODS, Attempt, EvidenceMethod
+from .methods.recovery_codes import hash_code, new_code
+from .models import Evidence, RecoveryCode
 from .selectors import evidence_holder_id
 
 
 def evidence_method(code: str) -> EvidenceMethod:
     if code in REFUSED_METHODS:
-        raise VerificationError(
-            "Knowledge questions (date of birth, last digits of an ID) prove nothing and are "
-            "never accepted; use a method the system checks.",
-            code="knowledge_refused",
-        )
+        raise VerificationError(KNOWLEDGE_REFUSED, code="knowledge_refused")
     try:
         return METHODS[code]
     except KeyError:
@@ -113,6 +111,7 @@ def evidence_check(
             answered_by=holder,
             checked_by=actor,
             checked_at=now,
+            detail=attempt.data.get("record", {}),
         )
         detail = {"evidence_id": evidence.pk, "method": plugin.code, "outcome": evidence.outcome}
         if passed:
@@ -143,3 +142,48 @@ def evidence_check(
                 actor=actor, action=Action.EVIDENCE_FAILED, case=case, detail=detail, at=now
             )
     return evidence
+
+
+def evidence_refusal_record(*, case: RecoveryCase, method: str, actor: User) -> str:
+    """Someone tried to record a refused method (knowledge questions) on ``case``: the attempt
+    goes into the trail (``evidence.refused``) and never counts; the sentence to show is
+    returned. Its own service, not ``evidence_check``: a refusal there raises and writes
+    nothing, which would lose the attempt."""
+    if method not in REFUSED_METHODS:
+        raise VerificationError(
+            f"Only a refused method is recorded this way, not '{method}'.", code="unknown_method"
+        )
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=Action.EVIDENCE_REFUSED,
+            case=case,
+            detail={"method": method, "refusal": "knowledge_refused"},
+        )
+    return KNOWLEDGE_REFUSED
+
+
+def recovery_codes_issue(*, identity: Identity, count: int = 10, actor: Any = None) -> list[str]:
+    """New saved recovery codes for ``identity``, returned in clear this once (only a salted
+    hash is kept); they replace every earlier unused code. Used codes stay as the record of
+    the cases they proved."""
+    if not 1 <= count <= 20:
+        raise VerificationError("Issue between 1 and 20 recovery codes.", code="bad_count")
+    codes = [new_code() for _ in range(count)]
+    hashes = [hash_code(code) for code in codes]  # slow on purpose: before any lock is taken
+    with transaction.atomic():
+        locked = Identity.objects.select_for_update().get(pk=identity.pk)
+        RecoveryCode.objects.filter(identity=locked, used_at__isnull=True).delete()
+        now = clock.now()
+        RecoveryCode.objects.bulk_create(
+            RecoveryCode(identity=locked, code_hash=code_hash, created_at=now)
+            for code_hash in hashes
+        )
+        audit_record(
+            actor=actor,
+            action=Action.RECOVERY_CODES_ISSUE,
+            identity=locked,
+            detail={"count": count},
+            at=now,
+        )
+    return codes
