@@ -26,9 +26,9 @@ from cases.access import is_subject
 from cases.models import BreakGlassReason, RecoveryCase
 from cases.states import State
 from recovery_desk import clock
-from verification.methods import METHODS
+from verification.methods import METHODS, REFUSED_METHODS
 from verification.models import Evidence
-from verification.services import evidence_check
+from verification.services import evidence_check, evidence_refusal_record
 
 from .. import access
 from .base import render_page, run_service
@@ -325,6 +325,17 @@ def case_act(request, case_id: int, action: str):
 
 @require_POST
 def case_evidence(request, case_id: int, method: str):
+    if method in REFUSED_METHODS:  # knowledge questions: refused, and the attempt audited
+        case = _case_for(request, case_id)
+        said: list[str] = []
+        if run_service(
+            request,
+            lambda: said.append(
+                evidence_refusal_record(case=case, method=method, actor=request.user)
+            ),
+        ):
+            messages.error(request, said[0])
+        return _render(request, case_id, status=409)
     plugin = METHODS.get(method)
     if plugin is None or plugin.form_class is None:
         raise Http404("No such evidence method.")

@@ -370,9 +370,10 @@ def test_an_agent_who_did_not_claim_the_case_cannot_check_evidence(
 
 
 def test_an_unknown_evidence_method_is_a_404(client, agent, reading):
+    """Knowledge questions are known, and refused (tests/verification/test_knowledge_questions)."""
     case, _ = reading
     _signed_in(client, agent)
-    for method in ("knowledge_questions", "sms"):
+    for method in ("sms", "carrier_pigeon"):
         url = reverse("admin:desk:case_evidence", args=[case.pk, method])
         assert client.post(url, {}).status_code == 404
 

@@ -60,3 +60,18 @@ def test_the_case_page_offers_nothing_for_them(client, case, agent):
     _signed_in(client, agent)
     html = client.get(f"/admin/desk/cases/{case.pk}/").content.decode()
     assert "knowledge" not in html.lower()
+
+
+def test_recording_one_through_the_page_is_refused_with_a_message_and_audited(client, case, agent):
+    from django.urls import reverse
+
+    _signed_in(client, agent)
+    url = reverse("admin:desk:case_evidence", args=[case.pk, "knowledge_questions"])
+    response = client.post(url, {"knowledge_questions-date_of_birth": "1980-01-01"})
+    assert response.status_code == 409
+    assert "Knowledge questions (date of birth, last digits of an ID) prove nothing" in (
+        response.content.decode()
+    )
+    event = AuditEvent.objects.get(action="evidence.refused", case=case)
+    assert event.actor == agent
+    assert not Evidence.objects.filter(case=case).exists()
