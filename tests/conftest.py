@@ -61,3 +61,21 @@ def other_manager(db):
 @pytest.fixture
 def security_reviewer(db):
     return make_security_reviewer(username="security.erin")
+
+
+def pytest_collection_modifyitems(items):
+    """A test that commits (``transaction=True``) must restore what migrations put in the
+    database (``serialized_rollback=True``): a plain flush drops the shipped queues, policies
+    and groups and re-creates content types in another order, and every later test that
+    restores the database then fails on content types it cannot put back."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: django_db(transaction=True) needs serialized_rollback=True "
+                "(tests/conftest.py)"
+            )

@@ -12,7 +12,7 @@ from tests.directory.factories import ChannelFactory, IdentityFactory
 
 
 @pytest.mark.celery_live
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_sends_a_notice_enqueued_on_commit(live_worker):
     person = IdentityFactory()
     ChannelFactory(identity=person, kind=ChannelOfRecord.Kind.SMS, address="+15550111")
