@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     POLICY_UPDATE = "policy.update", "Policy changed"
     REVIEW_CLOSE = "review.close", "Break-glass review closed"
     REVIEW_OVERDUE = "review.overdue", "Break-glass review overdue"
+    IDENTITY_FREEZE_LIFT = "identity.freeze_lift", "Recovery freeze lifted"
 
 
 class ActorKind(models.TextChoices):

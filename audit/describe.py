@@ -252,6 +252,36 @@ def _policy(event: EventLike) -> str:
     return text
 
 
+def _evidence_refused(event: EventLike) -> str:
+    """``{"method": "knowledge_questions", "refusal": "knowledge_refused"}``: an attempt to
+    record evidence the desk never counts."""
+    d = _detail(event)
+    method = _method_label(d.get("method") or "evidence")
+    text = f"{_actor(event)} tried to record {method}: refused"
+    if d.get("refusal") == "knowledge_refused" or d.get("method") == "knowledge_questions":
+        return text + ", they prove nothing"
+    if d.get("refusal"):
+        text += f" ({_clip(str(d['refusal']).replace('_', ' '), 80)})"
+    return text
+
+
+def _recovery_codes_issue(event: EventLike) -> str:
+    """``{"count": 10}`` on the person's identity: new codes replace every unused one."""
+    d = _detail(event)
+    count = d.get("count")
+    codes = "recovery codes" if count in (None, "") else f"{_plain(count)} recovery codes"
+    if count == 1:
+        codes = "1 recovery code"
+    whom = d.get("to") or d.get("username")
+    if whom:
+        whom = _clip(whom, 150)
+    elif event.identity_id is not None:
+        whom = f"identity #{event.identity_id}"
+    else:
+        whom = "a person"
+    return f"{_actor(event)} issued {codes} to {whom}; any earlier unused codes no longer work"
+
+
 def _when(value: Any) -> str:
     """An ISO timestamp as ``2026-11-30 09:00 UTC`` (as stored when it was one), else as is."""
     try:
@@ -327,6 +357,8 @@ _SENTENCES: dict[str, Callable[[EventLike], str]] = {
     Action.CASE_EXPIRE: lambda e: f"{_actor(e)} expired the case: its deadline passed",
     Action.EVIDENCE_PASSED: lambda e: _evidence(e, passed=True),
     Action.EVIDENCE_FAILED: lambda e: _evidence(e, passed=False),
+    Action.EVIDENCE_REFUSED: _evidence_refused,
+    Action.RECOVERY_CODES_ISSUE: _recovery_codes_issue,
     Action.APPROVAL_GRANT: _grant,
     Action.POLICY_UPDATE: _policy,
     Action.REVIEW_CLOSE: _review_close,
@@ -380,6 +412,8 @@ _LABELS: dict[str, str] = {
     "review_due_at": "Review due",
     "used_by": "Break-glass used by",
     "overdue": "Closed after it was due",
+    "refusal": "Refused because",
+    "count": "Codes issued",
 }
 
 _BREAK_GLASS_ACTIONS = frozenset(
@@ -402,6 +436,8 @@ def _value_for(key: str, value: Any) -> str:
         return _channel_label(value)
     if key == "outcome":
         return _outcome_label(value)
+    if key == "refusal" and value == "knowledge_refused":
+        return "knowledge questions prove nothing"
     if key.endswith("_id") and isinstance(value, int):
         return f"#{value}"
     return _plain(value)

@@ -154,6 +154,18 @@ def took_part(case: RecoveryCase, user, *, decided: bool | None = None) -> bool:
     return has_decided(case=case, user=user)
 
 
+def security_reviewer_anywhere(actor) -> Refusal | None:
+    """A security reviewer of any queue: who lifts a freeze after a dispute, which belongs to
+    an identity, not to one queue."""
+    if refusal := _staff(actor):
+        return refusal
+    if not roles.queue_roles(actor).reviews:
+        return Refusal(
+            "not_reviewer", "Only a security reviewer can lift a recovery freeze.", "actor"
+        )
+    return None
+
+
 def reviewer_apart_from_case(case: RecoveryCase, actor, now: datetime) -> Refusal | None:
     """A security reviewer of the queue who took no part in the case: a reviewer oversees
     the people on the case, so is never one of them (someone holding both the agent and the

@@ -159,6 +159,7 @@ POLICY_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Failure limits", ("max_failures", "failure_window", "code_max_tries")),
     ("Recovery pass", ("pass_lifetime", "device_binding_required")),
     ("Break-glass", ("break_glass_review_window",)),
+    ("Disputes", ("dispute_freeze",)),
 )
 POLICY_FIELDS: tuple[str, ...] = tuple(name for _, names in POLICY_SECTIONS for name in names)
 
@@ -185,6 +186,7 @@ class PolicyRuleForm(forms.ModelForm):
     failure_window = _duration("failure_window")
     pass_lifetime = _duration("pass_lifetime")
     break_glass_review_window = _duration("break_glass_review_window")
+    dispute_freeze = _duration("dispute_freeze")
 
     class Meta:
         model = PolicyRule

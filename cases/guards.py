@@ -124,3 +124,16 @@ def owner_active(case: RecoveryCase, actor, now: datetime) -> Refusal | None:
     from .access import owner_active as owner_is_active
 
     return owner_is_active(case.subject)
+
+
+def recovery_not_frozen(subject, now: datetime) -> Refusal | None:
+    """After the subject disputed a case ("this was not me"), no recovery opens for them until
+    the freeze ends or a security reviewer lifts it."""
+    until = subject.recovery_frozen_until
+    if until is not None and now < until:
+        return Refusal(
+            "recovery_frozen",
+            f"Recovery for {subject} is frozen until {fmt_utc(until)} because the subject "
+            "disputed a case; only a security reviewer can lift the freeze.",
+        )
+    return None

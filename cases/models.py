@@ -99,6 +99,10 @@ class PolicyRule(models.Model):
         default=timedelta(hours=24),
         help_text="Time another security reviewer has to review a break-glass use.",
     )
+    dispute_freeze = models.DurationField(
+        default=timedelta(days=7),
+        help_text="How long no recovery opens for an identity whose subject disputed a case.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
@@ -301,3 +305,21 @@ class BreakGlassReview(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class DisputeToken(models.Model):
+    """The link in a notice that lets the subject say "this was not me" without signing in
+    (docs/design.md "Notices"). The token is an HMAC under ``SECRET_KEY`` of this row's random
+    ``salt``, computed again when the notice is rendered (so a notice re-sent by the
+    sweep after a broker outage still carries it); the row keeps only the token's SHA-256 for
+    the lookup. It works once, until ``expires_at``."""
+
+    case = models.ForeignKey(RecoveryCase, on_delete=models.PROTECT, related_name="dispute_tokens")
+    salt = models.CharField(max_length=64, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Dispute link of {RecoveryCase.reference_for(self.case_id)}"

@@ -19,6 +19,7 @@ _DURATIONS = (
     "recovery_gap",
     "failure_window",
     "break_glass_review_window",
+    "dispute_freeze",
 )
 # Fields a case pinned before they existed read as the values in force back then.
 _SNAPSHOT_DEFAULTS = {
@@ -26,6 +27,7 @@ _SNAPSHOT_DEFAULTS = {
     "failure_window": 24 * 3600,
     "code_max_tries": 3,
     "break_glass_review_window": 24 * 3600,
+    "dispute_freeze": 7 * 24 * 3600,
 }
 
 
@@ -54,6 +56,7 @@ class PinnedPolicy:
     failure_window: timedelta
     code_max_tries: int
     break_glass_review_window: timedelta
+    dispute_freeze: timedelta
 
     @classmethod
     def from_rule(cls, rule: PolicyRule) -> "PinnedPolicy":
@@ -101,6 +104,7 @@ _AT_LEAST = (
     "cooling_off",
     "recovery_gap",
     "failure_window",
+    "dispute_freeze",
 )
 _AT_MOST = (
     "pass_lifetime",
@@ -132,6 +136,7 @@ FIELD_LABELS: dict[str, str] = {
     "pass_lifetime": "recovery pass lifetime",
     "device_binding_required": "device binding",
     "break_glass_review_window": "break-glass review window",
+    "dispute_freeze": "freeze after a dispute",
 }
 DURATION_FIELDS = frozenset(_DURATIONS)
 

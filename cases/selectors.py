@@ -1,9 +1,9 @@
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, Q, QuerySet
 
-from directory.models import Identity, RiskTier
+from directory.models import ChannelOfRecord, Identity, RiskTier
 
 from .errors import Refusal
 from .models import ApproverRole, Queue, RecoveryCase
@@ -132,6 +132,8 @@ def queue_overviews(*, queue_ids, now: datetime) -> list[QueueOverview]:
 # A channel of record changed this recently is how an account takeover often starts (the
 # attacker first swaps the phone number or mailbox): the page marks it.
 RECENT_CHANNEL = timedelta(days=14)
+# The channels a callback may go to (verification/methods/callback.py).
+PHONE_KINDS = frozenset({ChannelOfRecord.Kind.SMS, ChannelOfRecord.Kind.VOICE})
 
 
 def case_for_page(*, case_id: int) -> RecoveryCase | None:
@@ -163,6 +165,9 @@ def case_for_page(*, case_id: int) -> RecoveryCase | None:
 
 @dataclass(frozen=True)
 class ChannelRow:
+    id: int
+    identity_id: int
+    kind: str
     kind_label: str
     address: str
     added_at: datetime
@@ -172,6 +177,22 @@ class ChannelRow:
     @property
     def recent(self) -> bool:
         return self.age < RECENT_CHANNEL
+
+    @property
+    def is_phone(self) -> bool:
+        return self.kind in PHONE_KINDS
+
+    @property
+    def ending(self) -> str:
+        """The last 4 digits of a phone number ("" for anything shorter)."""
+        digits = "".join(ch for ch in self.address if ch.isascii() and ch.isdigit())
+        return digits[-4:] if len(digits) >= 4 else ""
+
+    @property
+    def masked(self) -> str:
+        """A phone number as a form may show it: its last 4 digits only."""
+        dots = "\u2022" * 4
+        return f"{dots} {self.ending}" if self.ending else dots
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,8 @@ class SubjectSummary:
     authenticators: list[AuthenticatorRow]  # the subject's
     holder_authenticators: list[AuthenticatorRow]  # the owner's; the subject's when the same
     evidence_choices: list[AuthenticatorRow]  # what may prove this case (independence rule)
+    # The holder's SMS and voice channels of record: the numbers a callback may go to.
+    phone_choices: list[ChannelRow] = field(default_factory=list)
 
     @property
     def answered_by_owner(self) -> bool:
@@ -206,23 +229,32 @@ class SubjectSummary:
 def subject_summary(*, case: RecoveryCase, now: datetime) -> SubjectSummary:
     """Tier, account state, channels of record with their age and authenticators (two queries).
 
+    ``phone_choices`` are the SMS and voice channels of the person who answers (the subject, or
+    a service identity's owner), read by the same query as the subject's channels.
+
     ``evidence_choices`` follows the evidence service's independence rule: a re-bind is never
     proved with the authenticator it replaces, nor with any when it replaces them all.
     """
-    from directory.models import Authenticator, ChannelOfRecord
+    from directory.models import Authenticator
 
     subject = case.subject
     holder = subject.owner if subject.risk_tier == RiskTier.SERVICE and subject.owner else subject
-    channels = [
+    channel_rows = [
         ChannelRow(
+            id=c.pk,
+            identity_id=c.identity_id,
+            kind=c.kind,
             kind_label=str(c.get_kind_display()),
             address=c.address,
             added_at=c.added_at,
             verified_at=c.verified_at,
             age=now - c.added_at,
         )
-        for c in ChannelOfRecord.objects.filter(identity_id=subject.pk).order_by("added_at", "pk")
+        for c in ChannelOfRecord.objects.filter(identity_id__in={subject.pk, holder.pk}).order_by(
+            "added_at", "pk"
+        )
     ]
+    channels = [c for c in channel_rows if c.identity_id == subject.pk]
     rows = [
         AuthenticatorRow(
             id=a.pk,
@@ -250,6 +282,7 @@ def subject_summary(*, case: RecoveryCase, now: datetime) -> SubjectSummary:
         evidence_choices=[]
         if rebind_all
         else [r for r in holder_rows if r.active and not r.being_replaced],
+        phone_choices=[c for c in channel_rows if c.identity_id == holder.pk and c.is_phone],
     )
 
 

@@ -18,9 +18,10 @@ from recovery_desk import clock
 from recovery_desk.actors import SUBJECT, SYSTEM
 
 from . import access
+from .dispute_services import case_notice
 from .errors import CaseError
 from .execution import enqueue_execution, plan_refusal
-from .guards import account_allows_kind
+from .guards import account_allows_kind, recovery_not_frozen
 from .models import BreakGlassReason, BreakGlassReview, Queue, RecoveryCase
 from .policy import pinned_policy, policy_for
 from .states import OPEN_STATES, Channel, Kind, State
@@ -80,6 +81,9 @@ def case_open(
             raise refusal.error()
         if refusal := access.owner_active(subject):
             raise refusal.error()
+        now = clock.now()
+        if refusal := recovery_not_frozen(subject, now):
+            raise refusal.error()
         existing = RecoveryCase.objects.filter(
             subject=subject, kind=kind, state__in=OPEN_STATES
         ).first()
@@ -101,7 +105,6 @@ def case_open(
                 code="bad_authenticator",
             )
         policy = policy_for(kind=kind, risk_tier=subject.risk_tier)
-        now = clock.now()
         case = RecoveryCase.objects.create(
             kind=kind,
             queue=queue,
@@ -125,6 +128,7 @@ def case_open(
             detail={"policy_version": policy.version, "intake_channel": intake_channel},
             at=now,
         )
+        case_notice(case, "case_opened")
     return case
 
 
@@ -423,10 +427,18 @@ def case_break_glass(
 
 def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
     """The subject says "this was not me": the case ends at once, whatever its state (but
-    while the directory is being called, which cannot be stopped half way)."""
+    while the directory is being called, which cannot be stopped half way), and no recovery
+    opens for the identity for the pinned policy's ``dispute_freeze`` unless a security
+    reviewer lifts the freeze (``freeze_lift``). The ``case.dispute`` event names the freeze."""
     with transaction.atomic():
         case, now = lock_case(case.pk)
         ensure_allowed(case, "dispute", SUBJECT, now)
+        _lock_subject(case)
+        until = now + pinned_policy(case).dispute_freeze
+        subject = case.subject
+        if subject.recovery_frozen_until is None or subject.recovery_frozen_until < until:
+            subject.recovery_frozen_until = until
+            subject.save(update_fields=["recovery_frozen_until"])
         case.closing_reason = statement[:2000]
         apply_transition(
             case,
@@ -435,8 +447,38 @@ def case_dispute(*, case: RecoveryCase, statement: str) -> RecoveryCase:
             actor=SUBJECT,
             now=now,
             update_fields=("closing_reason",),
+            detail={
+                "statement": case.closing_reason,
+                "frozen_until": subject.recovery_frozen_until,
+            },
         )
     return case
+
+
+def freeze_lift(*, identity: Identity, actor: User, reason: str) -> Identity:
+    """A security reviewer (of any queue) lets recoveries open again for an identity frozen
+    after a dispute; audited as ``identity.freeze_lift`` with the reason."""
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update(of=("self",)).get(pk=identity.pk)
+        now = clock.now()
+        if refusal := access.security_reviewer_anywhere(actor) or access.not_own_recovery(
+            identity, actor
+        ):
+            raise refusal.error()
+        until = identity.recovery_frozen_until
+        if until is None or until <= now:
+            raise CaseError(f"Recovery for {identity} is not frozen.", code="not_frozen")
+        _require_reason(reason, "Say why recoveries may open again.")
+        identity.recovery_frozen_until = None
+        identity.save(update_fields=["recovery_frozen_until"])
+        audit_record(
+            actor=actor,
+            action=Action.IDENTITY_FREEZE_LIFT,
+            identity=identity,
+            detail={"reason": reason, "frozen_until": until},
+            at=now,
+        )
+    return identity
 
 
 def case_expire(*, case: RecoveryCase) -> RecoveryCase:

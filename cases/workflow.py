@@ -1,11 +1,12 @@
 """Steps shared by every service that moves a case (cases, verification, approvals)."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models.functions import Now
 
 from recovery_desk import clock
 
+from .dispute_services import case_notice
 from .models import RecoveryCase
 from .policy import PinnedPolicy
 from .states import State
@@ -37,6 +38,13 @@ def stage_after_approval(
         case.cooling_off_at = now
         case.hold_until = now + policy.cooling_off
         case.expires_at = None
+        # The real owner's last chance: every channel of record hears of the hold, with a
+        # dispute link (sent when this transaction commits).
+        case_notice(
+            case,
+            "cooling_off_started",
+            hold_until=case.hold_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        )
         return State.COOLING_OFF, ("cooling_off_at", "hold_until", "expires_at")
     return stage_ready(case, policy, now)
 

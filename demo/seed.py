@@ -40,11 +40,15 @@ from directory.models import (
 )
 from recovery_desk import clock
 from recovery_desk.errors import DomainError
+from verification.services import recovery_codes_issue
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 (printed on purpose: demo logins only)
 DEMO_DEVICE = "demo"
 # How far back the closed cases are driven, so their timeline reads like last week's work.
 PAST = timedelta(days=3)
+# People with saved recovery codes (both have an open case), and how many each.
+RECOVERY_CODE_HOLDERS = ("ivan.petrov", "lena.fischer")
+RECOVERY_CODE_COUNT = 5
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class DemoSummary:
     created: bool
     cases_by_state: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # Saved recovery codes of a few people, in clear this once (only their hashes are kept).
+    recovery_codes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def demo_present() -> bool:
@@ -219,8 +225,14 @@ def demo_seed() -> DemoSummary:
         if demo_present():
             return DemoSummary(created=False, cases_by_state=cases_by_state())
         _ensure_empty_desk()
-        notes = _Seeder().run()
-    return DemoSummary(created=True, cases_by_state=cases_by_state(), notes=notes)
+        seeder = _Seeder()
+        notes = seeder.run()
+    return DemoSummary(
+        created=True,
+        cases_by_state=cases_by_state(),
+        notes=notes,
+        recovery_codes=seeder.recovery_codes,
+    )
 
 
 class _UnreachableDirectory(builders.UnreachableDirectory):
@@ -262,6 +274,7 @@ class _Seeder:
         self.staff: dict[str, User] = {}
         self.people: dict[str, Identity] = {}
         self.ticket = 1000
+        self.recovery_codes: dict[str, list[str]] = {}
 
     def run(self) -> list[str]:
         notes = []
@@ -270,7 +283,16 @@ class _Seeder:
             self.create_identities()
             self.closed_cases(traveller)
         self.open_cases()
+        self.issue_recovery_codes()
         return notes
+
+    def issue_recovery_codes(self) -> None:
+        """Saved recovery codes for two people with open cases, so whoever runs the demo can
+        play the caller with one (the seed summary prints them)."""
+        for username in RECOVERY_CODE_HOLDERS:
+            self.recovery_codes[username] = recovery_codes_issue(
+                identity=self.people[username], count=RECOVERY_CODE_COUNT
+            )
 
     # -- people ------------------------------------------------------------------------------
 
@@ -308,17 +330,25 @@ class _Seeder:
                 account_state=spec.account_state,
                 staff_user=self.staff[spec.staff_user] if spec.staff_user else None,
             )
-            ChannelOfRecord.objects.create(
-                identity=person,
-                kind=ChannelOfRecord.Kind.EMAIL,
-                address=f"{spec.username}@example.test",
-                verified_at=now - timedelta(days=200),
-            )
-            ChannelOfRecord.objects.create(
-                identity=person,
-                kind=ChannelOfRecord.Kind.SMS,
-                address=f"+1 202 555 01{number:02d}",
-                verified_at=now - timedelta(days=200),
+            on_record = now - timedelta(days=200)
+            channels = [
+                ChannelOfRecord.objects.create(
+                    identity=person,
+                    kind=ChannelOfRecord.Kind.EMAIL,
+                    address=f"{spec.username}@example.test",
+                    verified_at=on_record,
+                ),
+                # Long on record: a callback to it counts (a number added in the last 14 days
+                # would not).
+                ChannelOfRecord.objects.create(
+                    identity=person,
+                    kind=ChannelOfRecord.Kind.SMS,
+                    address=f"+1 202 555 01{number:02d}",
+                    verified_at=on_record,
+                ),
+            ]
+            ChannelOfRecord.objects.filter(pk__in=[c.pk for c in channels]).update(
+                added_at=on_record
             )
             for label in spec.authenticators:
                 Authenticator.objects.create(identity=person, label=label)
@@ -596,6 +626,18 @@ def render_summary(summary: DemoSummary) -> str:
         "Second factor: make otp user=<username> prints the current code.",
         "Playing the caller: make otp user=<person> (e.g. ivan.petrov) prints the codes their",
         "authenticators show now, to read out to the agent.",
+        *(
+            [
+                "",
+                "Recovery codes for playing the caller (each works once; shown only now):",
+                *(
+                    f"  {username:<13} {' '.join(codes)}"
+                    for username, codes in summary.recovery_codes.items()
+                ),
+            ]
+            if summary.recovery_codes
+            else []
+        ),
         *(f"Note: {note}" for note in summary.notes),
     ]
     return "\n".join(lines)

@@ -65,6 +65,9 @@ class Identity(models.Model):
     # The local directory's own credential; never shown, never set by staff (ASVS 6.4.6).
     password_hash = models.CharField(max_length=256, blank=True, default="", editable=False)
     password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the subject disputes a case ("this was not me"): no case opens for this identity
+    # until then, unless a security reviewer lifts the freeze (cases/dispute_services.py).
+    recovery_frozen_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords(excluded_fields=["password_hash"])

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from cases import subject_views
 from recovery_desk import enrolment
 
 urlpatterns = [
@@ -11,4 +12,5 @@ urlpatterns = [
     path("admin/enrol/", enrolment.enrol, name="staff_enrol"),
     path("admin/enrol/sign-out/", enrolment.sign_out, name="staff_enrol_sign_out"),
     path("admin/", admin.site.urls),
+    path("dispute/<str:token>/", subject_views.dispute, name="subject_dispute"),
 ]

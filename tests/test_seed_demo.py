@@ -192,3 +192,45 @@ def test_the_demo_leaves_each_role_something_waiting_for_them(seeded):
     assert any(not review.overdue for review in reviews)  # security2 closes it
     assert BreakGlassReview.objects.filter(closed_at__isnull=False).exists()
     assert not TOTPDevice.objects.filter(user__username="agent3").exists()  # enrols
+
+
+def _printed_recovery_codes(output: str) -> dict[str, list[str]]:
+    block = output.split("Recovery codes for playing the caller")[1].split("\n\n")[0]
+    rows = [line.split() for line in block.splitlines()[1:] if line.startswith("  ")]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_seed_demo_prints_recovery_codes_that_prove_a_demo_case(seeded):
+    from verification.models import Evidence
+    from verification.services import evidence_check
+
+    printed = _printed_recovery_codes(seeded)
+    assert set(printed) == {"ivan.petrov", "lena.fischer"}
+    assert all(len(codes) == 5 for codes in printed.values())
+    case = RecoveryCase.objects.get(subject__username="ivan.petrov", state=State.VERIFYING)
+    evidence = evidence_check(
+        case=case,
+        method="recovery_codes",
+        answer={"code": printed["ivan.petrov"][0]},
+        actor=case.assigned_agent,
+    )
+    assert evidence.outcome == Evidence.Outcome.PASSED
+    assert "Recovery codes for playing the caller" not in seed()  # shown once only
+
+
+def test_a_verifying_demo_case_can_be_proved_by_a_callback(seeded, client):
+    from cases.selectors import subject_summary
+    from verification.models import Evidence
+    from verification.services import evidence_check
+
+    case = RecoveryCase.objects.get(subject__username="ivan.petrov", state=State.VERIFYING)
+    assert "callback" in case.policy_snapshot["allowed_methods"]
+    phones = subject_summary(case=case, now=one_clock.now()).phone_choices
+    assert [(p.kind, p.recent) for p in phones] == [("sms", False)]
+    evidence = evidence_check(
+        case=case,
+        method="callback",
+        answer={"number_ending": phones[0].ending, "answered": True},
+        actor=case.assigned_agent,
+    )
+    assert (evidence.outcome, evidence.detail["channel"]) == (Evidence.Outcome.PASSED, phones[0].id)

@@ -29,6 +29,34 @@ class AuthenticatorChoice(Protocol):
     def bound_at(self) -> datetime: ...
 
 
+class PhoneChoice(Protocol):
+    """A phone channel of record of the person answering, as a page knows it: masked to its
+    last 4 digits (``cases.selectors.ChannelRow``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind_label(self) -> str: ...
+    @property
+    def masked(self) -> str: ...
+    @property
+    def ending(self) -> str: ...
+    @property
+    def added_at(self) -> datetime: ...
+    @property
+    def recent(self) -> bool: ...
+
+
+class CaseSubject(Protocol):
+    """What a case page knows of the person who answers (``cases.selectors.SubjectSummary``):
+    each form takes what it needs from it."""
+
+    @property
+    def evidence_choices(self) -> Sequence[AuthenticatorChoice]: ...
+    @property
+    def phone_choices(self) -> Sequence[PhoneChoice]: ...
+
+
 class NoEchoTextInput(forms.TextInput):
     """A code typed by staff is never written back into a page, not even after an error."""
 
@@ -43,10 +71,22 @@ class EvidenceForm(forms.Form):
 
     # The words on the page's button for this method.
     submit_label = "Check the code"
+    # What the page says when ``usable`` is false ("" for the page's own words).
+    unusable_text = ""
 
     def __init__(self, *args: Any, authenticators: Sequence[AuthenticatorChoice] = (), **kw: Any):
         super().__init__(*args, **kw)
         self.authenticators = tuple(authenticators)
+
+    @classmethod
+    def form_kwargs(cls, subject: CaseSubject) -> dict[str, Any]:
+        """What this form needs of the case's subject summary, as keyword arguments."""
+        return {"authenticators": subject.evidence_choices}
+
+    @classmethod
+    def for_case(cls, subject: CaseSubject, *args: Any, **kw: Any) -> "EvidenceForm":
+        """The form for one case: the one hook the case page calls for every method."""
+        return cls(*args, **kw, **cls.form_kwargs(subject))
 
     @property
     def usable(self) -> bool:
@@ -168,30 +208,49 @@ class InPersonEvidenceForm(EvidenceForm):
 
 
 class CallbackEvidenceForm(EvidenceForm):
-    """The agent hung up and called the person back on a phone number of record."""
+    """The agent hung up and called the person back on a phone number of record, picked from
+    the SMS and voice channels of record of the person who answers: never a number typed in,
+    so never one the caller gives."""
 
     submit_label = "Record the callback"
-    number_ending = forms.CharField(
-        label="Last 4 digits of the number of record you called",
-        min_length=4,
-        max_length=4,
-        help_text="A phone number listed under the channels of record, never one the caller "
-        "gives you.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    unusable_text = (
+        "No SMS or voice number of record to call back: a number the caller gives proves nothing."
+    )
+    channel = forms.TypedChoiceField(
+        label="Number of record you called back",
+        coerce=int,
+        choices=(),
+        help_text="Only numbers listed under the channels of record. A number added less than "
+        "14 days ago cannot prove who the caller is.",
     )
     answered = AttestationField(
         "I called this number back myself, and the person who answered confirmed the request.",
         "Confirm you called the number of record back and the person answered.",
     )
 
-    def clean_number_ending(self) -> str:
-        digits = self.cleaned_data["number_ending"].strip()
-        if not (digits.isascii() and digits.isdigit() and len(digits) == 4):
-            raise forms.ValidationError("Type the last 4 digits of the number you called.")
-        return digits
+    def __init__(self, *args: Any, phones: Sequence[PhoneChoice] = (), **kw: Any):
+        super().__init__(*args, **kw)
+        self.phones = {p.id: p for p in phones if p.ending}
+        field = self.fields["channel"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [(p.id, self._choice_label(p)) for p in self.phones.values()]
+
+    @staticmethod
+    def _choice_label(phone: PhoneChoice) -> str:
+        text = f"{phone.kind_label} {phone.masked}, on record since {phone.added_at:%Y-%m-%d}"
+        return text + (" (added recently: it cannot prove who calls)" if phone.recent else "")
+
+    @classmethod
+    def form_kwargs(cls, subject: CaseSubject) -> dict[str, Any]:
+        return {"phones": subject.phone_choices}
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.phones)
 
     def answer(self) -> dict[str, Any]:
+        # The method reads the number by its last 4 digits among the holder's channels.
         return {
-            "number_ending": self.cleaned_data["number_ending"],
+            "number_ending": self.phones[self.cleaned_data["channel"]].ending,
             "answered": self.cleaned_data["answered"],
         }

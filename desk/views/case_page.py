@@ -260,7 +260,7 @@ def _evidence_rows(overview, failed: tuple[str, Any] | None) -> list[EvidenceRow
         if failed_here and failed is not None:
             form = failed[1]
         elif action.allowed and method.form_class is not None:
-            form = method.form_class(prefix=code, authenticators=overview.subject.evidence_choices)
+            form = method.form_class.for_case(overview.subject, prefix=code)
         elif action.allowed:
             refusal = "The desk has no form for this method yet."
         rows.append(
@@ -341,8 +341,8 @@ def case_evidence(request, case_id: int, method: str):
         raise Http404("No such evidence method.")
     case = _case_for(request, case_id)
     now = clock.now()
-    choices = case_selectors.subject_summary(case=case, now=now).evidence_choices
-    form = plugin.form_class(request.POST, prefix=method, authenticators=choices)
+    subject = case_selectors.subject_summary(case=case, now=now)
+    form = plugin.form_class.for_case(subject, request.POST, prefix=method)
     failed = (f"evidence:{method}", form)
     if not form.is_valid():
         for errors in form.errors.values():

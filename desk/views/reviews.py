@@ -15,9 +15,11 @@ from django.views.decorators.http import require_POST
 
 from cases import review_selectors
 from cases.access import is_subject
+from cases.dispute_services import frozen_identities
 from cases.models import RecoveryCase, ReviewOutcome
 from cases.review_services import close_refusal, review_close
-from cases.services import case_reject, case_release
+from cases.services import case_reject, case_release, freeze_lift
+from directory.models import Identity
 from recovery_desk import clock
 
 from .. import access
@@ -63,7 +65,14 @@ def _escalations_page(request, *, status: int = 200, kept: dict | None = None):
     rows = review_selectors.escalated_cases(
         user=request.user, queue_ids=access.roles_of(request).reviews, now=now
     )
-    context = {"rows": rows, "now": now, "reason_max": REASON_MAX, "kept": kept or {}}
+    frozen = frozen_identities(queue_ids=access.roles_of(request).reviews, now=now)
+    context = {
+        "rows": rows,
+        "frozen": frozen,
+        "now": now,
+        "reason_max": REASON_MAX,
+        "kept": kept or {},
+    }
     return render_page(
         request, "desk/escalations.html", context, title="Escalations", status=status
     )
@@ -100,6 +109,25 @@ def escalation_decide(request, case_id: int):
         )
     else:
         messages.success(request, f"You rejected {case.reference}; your reason is in its trail.")
+    return HttpResponseRedirect(reverse("admin:desk:escalations"))
+
+
+@require_POST
+def freeze_lift_page(request, identity_id: int):
+    """Lift the freeze a dispute put on an identity's recoveries, with a reason."""
+    access.require_reviewer(request)
+    identity = get_object_or_404(Identity, pk=identity_id)
+    reason = request.POST.get("reason", "")[:REASON_MAX].strip()
+    kept = {"identity_id": identity.pk, "reason": reason}
+    if not run_service(
+        request, lambda: freeze_lift(identity=identity, actor=request.user, reason=reason)
+    ):
+        return _escalations_page(request, kept=kept)
+    messages.success(
+        request,
+        f"You lifted the freeze on {identity.display_name}: cases may be opened again; "
+        "your reason is in the trail.",
+    )
     return HttpResponseRedirect(reverse("admin:desk:escalations"))
 
 
@@ -183,6 +211,11 @@ def urls(wrap) -> list:
             "escalations/<int:case_id>/decide/",
             wrap(escalation_decide),
             name="escalation_decide",
+        ),
+        path(
+            "escalations/frozen/<int:identity_id>/lift/",
+            wrap(freeze_lift_page),
+            name="freeze_lift",
         ),
         path("reviews/", wrap(reviews), name="reviews"),
         path("reviews/<int:review_id>/", wrap(review), name="review"),

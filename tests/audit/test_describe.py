@@ -95,6 +95,43 @@ def test_the_sentences_people_read_most():
     )
 
 
+def test_a_refused_knowledge_question_and_issued_recovery_codes_read_as_sentences():
+    refused = _event(
+        Action.EVIDENCE_REFUSED, {"method": "knowledge_questions", "refusal": "knowledge_refused"}
+    )
+    assert describe(refused) == (
+        "agent.alice tried to record knowledge questions: refused, they prove nothing"
+    )
+    assert dict(detail_items(refused))["Refused because"] == "knowledge questions prove nothing"
+    issued = _event(Action.RECOVERY_CODES_ISSUE, {"count": 10}, old_state="", new_state="")
+    assert describe(issued) == (
+        "agent.alice issued 10 recovery codes to identity #7; any earlier unused codes no "
+        "longer work"
+    )
+    assert detail_items(issued) == [("Codes issued", "10")]
+    by_system = _event(Action.RECOVERY_CODES_ISSUE, {"count": 1}, kind=ActorKind.SYSTEM)
+    assert describe(by_system).startswith("The system issued 1 recovery code to identity #7")
+
+
+@pytest.mark.django_db
+def test_real_refusals_and_issued_codes_read_well(agent, clock):
+    from tests.helpers import claimed_case
+    from verification.services import evidence_refusal_record, recovery_codes_issue
+
+    case = claimed_case(agent=agent)
+    evidence_refusal_record(case=case, method="knowledge_questions", actor=agent)
+    codes = recovery_codes_issue(identity=case.subject, count=5, actor=agent)
+    refused = AuditEvent.objects.get(action=Action.EVIDENCE_REFUSED)
+    issued = AuditEvent.objects.get(action=Action.RECOVERY_CODES_ISSUE)
+    assert describe(refused) == (
+        f"{agent.username} tried to record knowledge questions: refused, they prove nothing"
+    )
+    sentence = describe(issued)
+    assert sentence.startswith(f"{agent.username} issued 5 recovery codes to identity #")
+    shown = sentence + " ".join(v for _, v in detail_items(issued))
+    assert not any(code in shown for code in codes)
+
+
 def test_secret_looking_values_are_withheld():
     detail = {
         "code": "123456",

@@ -45,7 +45,7 @@ def test_an_edit_that_makes_a_riskier_tier_easier_is_refused_and_changes_nothing
         policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 0})
     assert refused.value.code == "policy_refused"
     rule.refresh_from_db()
-    assert (rule.approvals_required, rule.version) == (2, 1)
+    assert (rule.approvals_required, rule.version) == (2, 2)  # version 2: migration 0009
     assert AuditEvent.objects.count() == events
 
 
@@ -55,7 +55,7 @@ def test_an_edit_is_a_new_version_with_one_audit_event_and_a_history_row(admin_u
     before = rule.history.count()
     policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 3})
     rule.refresh_from_db()
-    assert (rule.approvals_required, rule.version) == (3, 2)
+    assert (rule.approvals_required, rule.version) == (3, 3)  # 0009 made version 2
     assert rule.history.count() == before + 1
     event = AuditEvent.objects.get(actor=admin_user)
     assert event.action == "policy.update"
@@ -70,7 +70,7 @@ def test_a_policy_may_only_allow_methods_the_system_checks(admin_user, method):
         policy_rule_update(rule=rule, actor=admin_user, changes={"allowed_methods": [method]})
     assert f"'{method}' is not an evidence method the system checks" in refused.value.message
     rule.refresh_from_db()
-    assert rule.allowed_methods == ["totp"]
+    assert rule.allowed_methods == ["totp", "recovery_codes", "in_person", "callback"]
 
 
 @pytest.mark.django_db
@@ -112,7 +112,8 @@ def test_a_refusal_names_the_kind_the_tiers_and_the_field_in_words():
     assert policy_violations(rules) == [
         "Password reset: the Contractor tier would be easier than the Standard tier: "
         "it accepts evidence the Standard tier does not "
-        "(Code read from an enrolled TOTP authenticator).",
+        "(Code read from an enrolled TOTP authenticator, Saved recovery code, "
+        "In-person document check, Call back to a phone number of record).",
         "Password reset: the Privileged tier would be easier than the Contractor tier: "
         "its cooling-off period is shorter (30 minutes against 1 hour).",
         "Password reset: the Service tier would be easier than the Privileged tier: "
@@ -140,3 +141,68 @@ def test_an_edit_records_who_made_the_version_in_its_history(admin_user):
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
     policy_rule_update(rule=rule, actor=admin_user, changes={"approvals_required": 3})
     assert rule.history.latest("history_id").history_user == admin_user
+
+
+# The shipped policies after migration 0009 (docs/design.md "Evidence"): a riskier tier's
+# methods are a subset of the tier below's.
+SHIPPED_METHODS = {
+    "standard": ["totp", "recovery_codes", "in_person", "callback"],
+    "contractor": ["totp", "recovery_codes", "in_person", "callback"],
+    "privileged": ["totp", "recovery_codes", "in_person"],
+    "service": ["totp", "in_person"],
+}
+
+
+@pytest.mark.django_db
+def test_migration_0009_allows_the_new_methods_as_a_new_version_with_history_and_an_event():
+    events = {
+        e.detail["policy"]: e
+        for e in AuditEvent.objects.filter(
+            action="policy.update", detail__by="migration cases.0009"
+        )
+    }
+    rules = list(PolicyRule.objects.all())
+    assert len(events) == len(rules)
+    for rule in rules:
+        assert rule.allowed_methods == SHIPPED_METHODS[rule.risk_tier]
+        # Version 1 as shipped; 0005 moved a standard reactivation to 2.
+        shipped = 2 if (rule.kind, rule.risk_tier) == (Kind.REACTIVATION, "standard") else 1
+        assert rule.version == shipped + 1
+        latest = rule.history.latest("history_id")
+        assert (latest.version, latest.allowed_methods) == (rule.version, rule.allowed_methods)
+        assert latest.history_type == "~" and latest.updated_at == rule.updated_at
+        before = rule.history.get(version=shipped)
+        assert before.allowed_methods == ["totp"]
+        event = events[f"{rule.kind}/{rule.risk_tier}"]
+        assert (event.actor_id, event.actor_kind, event.actor_label) == (None, "system", "system")
+        assert event.detail["version"] == rule.version
+        assert event.detail["old"] == {"allowed_methods": str(["totp"])}
+        assert event.detail["new"] == {"allowed_methods": str(rule.allowed_methods)}
+
+
+@pytest.mark.django_db
+def test_migration_0009_leaves_a_kind_an_administrator_edited_alone():
+    from django.apps import apps
+    from django.db import transaction
+
+    migration = __import__(
+        "cases.migrations.0009_policies_allow_new_evidence_methods", fromlist=["forwards"]
+    )
+    PolicyRule.objects.update(allowed_methods=["totp"])  # as shipped
+    edited = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="service")
+    # An administrator's edit.
+    PolicyRule.objects.filter(pk=edited.pk).update(allowed_methods=["totp", "in_person"])
+    before = {r.pk: r.version for r in PolicyRule.objects.all()}
+    events = AuditEvent.objects.count()
+    with transaction.atomic():
+        migration.forwards(apps, None)
+    for rule in PolicyRule.objects.all():
+        if rule.kind == Kind.PASSWORD_RESET:  # the whole kind: its tiers stay comparable
+            assert rule.version == before[rule.pk]
+            edit = ["totp", "in_person"] if rule.pk == edited.pk else ["totp"]
+            assert rule.allowed_methods == edit
+        else:
+            assert rule.version == before[rule.pk] + 1
+            assert rule.allowed_methods == SHIPPED_METHODS[rule.risk_tier]
+    changed = PolicyRule.objects.exclude(kind=Kind.PASSWORD_RESET).count()
+    assert AuditEvent.objects.count() == events + changed

@@ -77,7 +77,7 @@ def test_a_readable_duration_and_a_ticked_method_are_saved_as_a_new_version(clie
     assert (rule.cooling_off, rule.allowed_methods, rule.version) == (
         timedelta(hours=36),
         ["totp"],
-        2,
+        3,  # version 2: migration 0009
     )
     assert 'value="1 day 12 hours"' in _change_page(client, rule)
 
@@ -91,7 +91,7 @@ def test_a_bad_duration_is_a_field_error_and_changes_nothing(client, admin_user)
     assert list(errors) == ["cooling_off"]
     assert "Write a duration such as" in errors["cooling_off"][0]
     rule.refresh_from_db()
-    assert (rule.cooling_off, rule.version) == (timedelta(hours=4), 1)
+    assert (rule.cooling_off, rule.version) == (timedelta(hours=4), 2)  # as migration 0009 left it
 
 
 def test_a_bare_number_asks_for_its_unit(client, admin_user):
@@ -114,7 +114,10 @@ def test_a_deeply_nested_json_is_a_message_not_a_500(client, admin_user):
     assert "Tick evidence methods from the list shown." in page
     assert nested not in page  # the input is not echoed back
     rule.refresh_from_db()
-    assert (rule.allowed_methods, rule.version) == (["totp"], 1)
+    assert (rule.allowed_methods, rule.version) == (
+        ["totp", "recovery_codes", "in_person", "callback"],
+        2,  # as migration 0009 left it
+    )
 
 
 def test_no_method_ticked_is_refused(client, admin_user):
@@ -135,7 +138,7 @@ def test_a_monotonicity_refusal_names_the_tiers_and_durations_in_words(client, a
         "its cooling-off period is shorter (30 minutes against 1 hour)."
     ) in response.content.decode()
     rule.refresh_from_db()
-    assert (rule.cooling_off, rule.version) == (timedelta(hours=4), 1)
+    assert (rule.cooling_off, rule.version) == (timedelta(hours=4), 2)  # as migration 0009 left it
 
 
 def test_the_change_page_links_to_the_rules_history(client, admin_user):
@@ -143,4 +146,5 @@ def test_the_change_page_links_to_the_rules_history(client, admin_user):
     rule = PolicyRule.objects.get(kind=Kind.PASSWORD_RESET, risk_tier="standard")
     page = _change_page(client, rule)
     assert f'href="/admin/desk/policy/{rule.pk}/history/"' in page
-    assert f'href="/admin/desk/policy/{rule.pk}/v1/"' in page
+    assert rule.version == 2  # migration 0009
+    assert f'href="/admin/desk/policy/{rule.pk}/v2/"' in page

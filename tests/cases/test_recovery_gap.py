@@ -11,7 +11,7 @@ from approvals.services import approval_grant
 from cases.models import RecoveryCase
 from cases.services import case_break_glass, case_execute, case_gap_release, case_verify
 from cases.states import Kind, State
-from directory.models import RiskTier
+from directory.models import Identity, RiskTier
 from tests.cases.factories import make_security_reviewer
 from tests.directory.factories import IdentityFactory
 from tests.helpers import (
@@ -73,12 +73,21 @@ def test_a_completed_recovery_of_another_kind_does_not_start_the_gap(clock, agen
     assert case_verify(case=rebind, actor=agent).state == State.AWAITING_APPROVAL
 
 
+def _unfrozen(case: RecoveryCase) -> RecoveryCase:
+    """A dispute also freezes the identity's recoveries (tests/cases/test_disputes.py); that
+    is not what these tests are about."""
+    Identity.objects.filter(pk=case.subject_id).update(recovery_frozen_until=None)
+    return case
+
+
 EARLIER_UNSUCCESSFUL = {
     "rejected": lambda agent, clock, subject: rejected_case(agent=agent, subject=subject),
     "expired": lambda agent, clock, subject: expired_case(
         agent=agent, clock=clock, subject=subject
     ),
-    "cancelled": lambda agent, clock, subject: cancelled_case(agent=agent, subject=subject),
+    "cancelled": lambda agent, clock, subject: _unfrozen(
+        cancelled_case(agent=agent, subject=subject)
+    ),
 }
 
 

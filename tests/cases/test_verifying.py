@@ -63,4 +63,4 @@ def test_editing_the_policy_does_not_change_an_open_case(clock, agent):
     pass_totp(case, agent)
     case = case_verify(case=case, actor=agent)
     # Under the edited rule a score of 2 would be refused and approvals would be needed.
-    assert (case.state, case.policy_version) == (State.READY, 1)
+    assert (case.state, case.policy_version) == (State.READY, 2)  # version 2: migration 0009

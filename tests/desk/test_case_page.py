@@ -162,7 +162,8 @@ def test_the_page_enables_exactly_the_actions_available_actions_allows(
         a.name: a for a in available_actions(case, user, one_clock.now()) if a.name in PAGE_ACTIONS
     }
     allowed = {name for name, a in answers.items() if a.allowed}
-    assert enabled - {"evidence:totp"} == allowed
+    evidence = {name for name in enabled if name.startswith("evidence:")}  # the forms below
+    assert enabled - evidence == allowed
     # Every other action possible from this state is drawn disabled, with its sentence.
     for name in disabled:
         refusal = answers[name].refusal
@@ -180,7 +181,16 @@ HAND_WRITTEN = {
         "admin": set(),
     },
     "verifying_with_evidence": {
-        "agent": {"verify", "flag_fraud", "reject", "evidence:totp"},
+        "agent": {
+            "verify",
+            "flag_fraud",
+            "reject",
+            # Every method the shipped policy accepts (migration 0009).
+            "evidence:totp",
+            "evidence:recovery_codes",
+            "evidence:in_person",
+            "evidence:callback",
+        },
         "other_agent": {"flag_fraud"},
         "manager": set(),
         "reviewer": {"flag_fraud", "break_glass", "gap_release"},
@@ -225,6 +235,12 @@ def test_who_gets_which_buttons_in_a_few_states(client, people, opener, clock, s
     case = STATES[state](people, opener)
     if state == "verifying_with_evidence":
         AuthenticatorFactory(identity=case.subject, label="Work phone")  # something to read from
+        phone = ChannelFactory(
+            identity=case.subject, kind=ChannelOfRecord.Kind.SMS, address="+44 7700 900123"
+        )
+        ChannelOfRecord.objects.filter(pk=phone.pk).update(  # a number to call back
+            added_at=case.opened_at - timedelta(days=90)
+        )
     enabled, _ = buttons(get(client, case, people[role]))
     assert enabled == HAND_WRITTEN[state][role]
 

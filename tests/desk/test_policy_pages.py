@@ -24,7 +24,8 @@ def _text(response) -> str:
 
 @pytest.fixture
 def edited_rule(admin_user):
-    """Service MFA re-bind: version 1 as shipped, version 2 with a longer hold and gap."""
+    """Service MFA re-bind: version 1 as shipped, version 2 with migration 0009's methods,
+    version 3 with a longer hold and gap."""
     rule = PolicyRule.objects.get(kind=Kind.MFA_REBIND, risk_tier="service")
     return policy_rule_update(
         rule=rule,
@@ -43,15 +44,16 @@ def test_an_old_version_shows_its_old_values_after_an_edit(client, admin_user, e
     assert "2 days" not in text
     assert "This is not the version in force" in text
     assert "The first version of this rule" in text
-    assert f'href="/admin/desk/policy/{edited_rule.pk}/v2/"' in response.content.decode()
+    assert edited_rule.version == 3
+    assert f'href="/admin/desk/policy/{edited_rule.pk}/v3/"' in response.content.decode()
 
 
 def test_a_version_shows_what_changed_from_the_one_before(client, admin_user, edited_rule):
     _signed_in(client, admin_user)
-    response = client.get(f"/admin/desk/policy/{edited_rule.pk}/v2/")
+    response = client.get(f"/admin/desk/policy/{edited_rule.pk}/v3/")
     assert response.status_code == 200
     text = _text(response)
-    assert "What changed from version 1" in text
+    assert "What changed from version 2" in text
     assert "Cooling-off period 1 day 2 days" in text
     assert "Recovery gap" in text
     assert "This is the version in force" in text
@@ -70,7 +72,12 @@ def test_the_history_lists_every_version_with_its_changes_who_and_when(
     response = client.get(f"/admin/desk/policy/{edited_rule.pk}/history/")
     assert response.status_code == 200
     text = _text(response)
-    assert text.index("Version 3") < text.index("Version 2") < text.index("Version 1")
+    assert (
+        text.index("Version 4")
+        < text.index("Version 3")
+        < text.index("Version 2")
+        < text.index("Version 1")
+    )
     assert "Limit of failed checks 3 2" in text
     assert "Cooling-off period 1 day 2 days" in text
     assert "The first version of this rule." in text
@@ -78,14 +85,15 @@ def test_the_history_lists_every_version_with_its_changes_who_and_when(
 
 
 def test_a_case_links_to_the_policy_version_it_is_pinned_to(client, admin_user, agent):
-    case = open_case(opener=agent, tier="service")  # password reset, service tier, version 1
+    # Password reset, service tier, version 2 (migration 0009's).
+    case = open_case(opener=agent, tier="service")
     policy_rule_update(
         rule=case.policy_rule, actor=admin_user, changes={"cooling_off": timedelta(hours=6)}
     )
     _signed_in(client, admin_user)
     page = client.get(f"/admin/cases/recoverycase/{case.pk}/change/").content.decode()
-    version_page = f"/admin/desk/policy/{case.policy_rule_id}/v1/"
-    assert f'<a href="{version_page}">Password reset, Service tier, v1</a>' in page
+    version_page = f"/admin/desk/policy/{case.policy_rule_id}/v2/"
+    assert f'<a href="{version_page}">Password reset, Service tier, v2</a>' in page
     response = client.get(version_page)
     assert "Cooling-off period 4 hours" in _text(response)  # as pinned, not the 6 hours now
 
@@ -113,9 +121,10 @@ def test_a_version_missing_from_history_is_shown_from_a_pinned_case(client, admi
     rule = policy_rule_update(
         rule=case.policy_rule, actor=admin_user, changes={"cooling_off": timedelta(hours=6)}
     )
-    rule.history.filter(version=1).delete()
+    assert case.policy_version == 2  # migration 0009's
+    rule.history.filter(version=2).delete()
     _signed_in(client, admin_user)
-    response = client.get(f"/admin/desk/policy/{rule.pk}/v1/")
+    response = client.get(f"/admin/desk/policy/{rule.pk}/v2/")
     assert response.status_code == 200
     assert f"shown from the copy pinned by case {case.reference}" in _text(response)
 

@@ -29,13 +29,18 @@ def test_an_administrator_edits_a_policy_in_words_and_reads_its_history(sign_in,
     hold = page.get_by_label("Cooling-off period")
     expect(hold).to_have_value("4 hours")
     expect(page.get_by_text('In words: "4 hours", "2 days"').first).to_be_visible()
-    totp = page.get_by_role("checkbox", name="Code read from an enrolled TOTP authenticator")
-    expect(totp).to_be_checked()
-    totp.uncheck()
+    # As migration 0009 left it: TOTP and an in-person check.
+    methods = ("Code read from an enrolled TOTP authenticator", "In-person document check")
+    for name in methods:
+        ticked = page.get_by_role("checkbox", name=name)
+        expect(ticked).to_be_checked()
+        ticked.uncheck()
+    expect(page.get_by_role("checkbox", name="Saved recovery code")).not_to_be_checked()
     hold.fill("1 day 12 hours")
     _save(page)
     expect(page.get_by_text("Tick at least one evidence method.")).to_be_visible()
-    page.get_by_role("checkbox", name="Code read from an enrolled TOTP authenticator").check()
+    for name in methods:
+        page.get_by_role("checkbox", name=name).check()
     page.get_by_label("Cooling-off period").fill("1 day 12 hours")
     _save(page)
     expect(page.get_by_text("was changed successfully")).to_be_visible()
@@ -53,13 +58,13 @@ def test_an_administrator_edits_a_policy_in_words_and_reads_its_history(sign_in,
     page.set_viewport_size(NARROW)
     keep_screenshot("policy-refusal-800")
     privileged.refresh_from_db()
-    assert privileged.version == 1
+    assert privileged.version == 2  # as migration 0009 left it
 
-    # The service tier's history: version 2, by whom, what changed from version 1.
+    # The service tier's history: version 3, by whom, what changed from version 2 (0009's).
     page.set_viewport_size(WIDE)
     page.goto(f"/admin/cases/policyrule/{service.pk}/change/")
     page.get_by_role("link", name="Every version of this rule and what changed").click()
-    expect(page.get_by_role("heading", name="Version 2 (in force)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Version 3 (in force)")).to_be_visible()
     change = page.locator("tr").filter(has_text="Cooling-off period")
     expect(change).to_contain_text("4 hours")
     expect(change).to_contain_text("1 day 12 hours")
@@ -68,8 +73,8 @@ def test_an_administrator_edits_a_policy_in_words_and_reads_its_history(sign_in,
     page.set_viewport_size(NARROW)
     keep_screenshot("policy-history-800")
 
-    # Version 1 as it was.
-    page.get_by_role("link", name="Version 1", exact=True).click()
+    # Version 2 as it was.
+    page.get_by_role("link", name="Version 2", exact=True).click()
     expect(page.get_by_text("This is not the version in force")).to_be_visible()
     expect(page.locator("tr").filter(has_text="Cooling-off period")).to_contain_text("4 hours")
     keep_screenshot("policy-version-800")

@@ -66,7 +66,8 @@ def test_an_incomplete_check_is_refused_and_writes_nothing(case, agent, answer):
 
 
 def test_only_where_the_policy_allows_it(clock, agent):
-    case = claimed_case(agent=agent)  # the shipped policy: TOTP only
+    allow(["totp"])  # a policy that accepts TOTP only
+    case = claimed_case(agent=agent)
     with refused(case, "method_not_allowed", VerificationError):
         check(case, agent)
 
@@ -94,13 +95,17 @@ def page(client, case, agent) -> str:
 
 
 def test_the_case_page_draws_a_form_for_each_method_the_policy_allows(client, case, agent):
+    phone = ChannelOfRecord.objects.create(
+        identity=case.subject, kind="sms", address="+447700900123"
+    )
+    ChannelOfRecord.objects.filter(pk=phone.pk).update(added_at=case.opened_at - timedelta(days=90))
     html = page(client, case, agent)
     for name in (
         "recovery_codes-code",
         "in_person-document_type",
         "in_person-reference",
         "in_person-seen",
-        "callback-number_ending",
+        "callback-channel",
         "callback-answered",
     ):
         assert f'name="{name}"' in html, name
@@ -109,6 +114,7 @@ def test_the_case_page_draws_a_form_for_each_method_the_policy_allows(client, ca
 
 
 def test_the_case_page_offers_no_form_the_policy_does_not_allow(client, clock, agent):
+    allow(["totp"])
     html = page(client, claimed_case(agent=agent), agent)
     assert 'name="in_person-reference"' not in html
     assert "does not accept in-person document check as evidence" in html
@@ -157,7 +163,7 @@ def test_a_callback_through_the_page(client, case, agent):
     )
     _signed_in(client, agent)
     url = reverse("admin:desk:case_evidence", args=[case.pk, "callback"])
-    response = client.post(url, {"callback-number_ending": "0958", "callback-answered": "on"})
+    response = client.post(url, {"callback-channel": channel.pk, "callback-answered": "on"})
     assert response.status_code == 302
     evidence = Evidence.objects.get(case=case)
     assert (evidence.method, evidence.score, evidence.detail["channel"]) == (

@@ -109,7 +109,8 @@ def test_someone_without_codes_is_refused(case, agent):
 
 
 def test_only_where_the_policy_allows_it(clock, agent):
-    case = claimed_case(agent=agent)  # the shipped policy: TOTP only
+    allow(["totp"])  # a policy that accepts TOTP only
+    case = claimed_case(agent=agent)
     codes = recovery_codes_issue(identity=case.subject)
     with refused(case, "method_not_allowed", VerificationError):
         check(case, codes[0], agent)
