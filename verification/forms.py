@@ -150,7 +150,7 @@ class AttestationField(forms.BooleanField):
 class RecoveryCodeEvidenceForm(EvidenceForm):
     """The caller reads one of the recovery codes they saved when they enrolled."""
 
-    submit_label = "Check the code"
+    submit_label = "Check the recovery code"
     code = forms.CharField(
         label="Recovery code the caller reads out",
         max_length=32,

@@ -55,7 +55,7 @@ def test_an_agent_opens_a_case_from_a_call_and_verifies_the_caller(sign_in, keep
     page.get_by_role("button", name="Claim").first.click()
     expect(page.get_by_text(f"You claimed {case.reference}")).to_be_visible()
     page.get_by_label("Authenticator the caller reads from").select_option(str(hardware_key.pk))
-    page.get_by_label("Code the caller reads out").fill(current_code(hardware_key))
+    page.locator("input[name='totp-code']").fill(current_code(hardware_key))
     page.get_by_role("button", name="Check the code").click()
     expect(page.locator(".messagelist")).to_contain_text("Evidence passed")
     page.get_by_role("button", name="Close verification").click()
