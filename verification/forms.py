@@ -94,7 +94,9 @@ class EvidenceForm(forms.Form):
         return True
 
     def answer(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """What the method's ``prepare`` reads: each form states its own (a Django form's
+        metaclass cannot be an ABC's, so this base only names the hook)."""
+        raise NotImplementedError(f"{type(self).__name__} must say what its answer is.")
 
 
 class TotpEvidenceForm(EvidenceForm):

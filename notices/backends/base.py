@@ -1,3 +1,4 @@
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 
@@ -10,7 +11,7 @@ class OutboundMessage:
     body: str
 
 
-class MessageBackend:
+class MessageBackend(ABC):
     """Base class of SMS and voice backends, modelled on Django's ``BaseEmailBackend``.
 
     ``send_messages`` hands the messages to the provider and returns how many it accepted. It
@@ -20,5 +21,6 @@ class MessageBackend:
     def __init__(self, fail_silently: bool = False, **kwargs) -> None:
         self.fail_silently = fail_silently
 
+    @abstractmethod
     def send_messages(self, messages: list[OutboundMessage]) -> int:
-        raise NotImplementedError("A MessageBackend must implement send_messages().")
+        """Hand ``messages`` to the provider; return how many it accepted."""
