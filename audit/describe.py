@@ -44,7 +44,8 @@ def _clip(text: Any, limit: int = _MAX_TEXT) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _state_label(code: str) -> str:
+def state_label(code: str) -> str:
+    """A state's words ("Awaiting approval"); the trail, the timeline and the review pages."""
     from cases.states import State  # cases imports audit: read lazily
 
     try:
@@ -189,7 +190,7 @@ def _approve(event: EventLike) -> str:
     if d.get("approvals") is not None and d.get("of") is not None:
         text += f" ({_plain(d['approvals'])} of {_plain(d['of'])})"
     if event.new_state:
-        text += f"; the case moves to {_state_label(event.new_state).lower()}"
+        text += f"; the case moves to {state_label(event.new_state).lower()}"
     return _with(text, d.get("reason"))
 
 
@@ -211,7 +212,7 @@ def _verify(event: EventLike) -> str:
         if shown:
             text += f" ({shown})"
     if event.new_state:
-        text += f"; the case moves to {_state_label(event.new_state).lower()}"
+        text += f"; the case moves to {state_label(event.new_state).lower()}"
     return text
 
 
@@ -448,8 +449,8 @@ def detail_items(event: EventLike) -> list[tuple[str, str]]:
     own label, the rest humanised). Secret-looking keys or values read ``(withheld)``."""
     items: list[tuple[str, str]] = []
     if event.old_state or event.new_state:
-        old = _state_label(event.old_state) if event.old_state else "—"
-        new = _state_label(event.new_state) if event.new_state else "—"
+        old = state_label(event.old_state) if event.old_state else "—"
+        new = state_label(event.new_state) if event.new_state else "—"
         items.append(("State", f"{old} → {new}"))
     d = _detail(event)
     keys = [k for k in _ORDER if k in d] + sorted(k for k in d if k not in _ORDER)

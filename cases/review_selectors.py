@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 
 from audit.actions import Action
+from audit.describe import state_label
 from audit.models import AuditEvent
 
 from . import access
@@ -200,10 +201,6 @@ class Happening:
     new_state: str
 
 
-def _state_words(value: str) -> str:
-    return str(State(value).label) if value in State.values else value
-
-
 @dataclass(frozen=True)
 class BreakGlassFacts:
     """What a reviewer judges: who broke glass, why, in which words, when, and what then
@@ -238,8 +235,8 @@ def break_glass_facts(*, review: BreakGlassReview) -> BreakGlassFacts:
             at=event.occurred_at,
             who=event.actor_label,
             what=event.get_action_display(),
-            old_state=_state_words(event.old_state),
-            new_state=_state_words(event.new_state),
+            old_state=state_label(event.old_state),
+            new_state=state_label(event.new_state),
         )
         for event in trail
         if opening is None or event.pk > opening.pk
@@ -252,7 +249,7 @@ def break_glass_facts(*, review: BreakGlassReview) -> BreakGlassFacts:
         review=review,
         justification=justification,
         used_at=opening.occurred_at if opening else review.opened_at,
-        state_before=_state_words(opening.old_state) if opening else "",
+        state_before=state_label(opening.old_state) if opening else "",
         since=since,
     )
 

@@ -13,12 +13,11 @@ from datetime import datetime
 
 from approvals.models import Approval
 from audit.actions import Action, ActorKind
-from audit.describe import describe
+from audit.describe import describe, state_label
 from audit.models import AuditEvent
 from verification.models import Evidence
 
 from .models import RecoveryCase
-from .states import State
 
 # Events whose reason is kept on the case (``closing_reason``), not in the event's detail.
 _CLOSING = frozenset({Action.CASE_REJECT, Action.CASE_ABANDON, Action.CASE_DISPUTE})
@@ -60,13 +59,6 @@ def case_records(case: RecoveryCase) -> CaseRecords:
         Approval.objects.filter(case=case).select_related("approver").order_by("decided_at", "id")
     )
     return CaseRecords(events=events, evidence=evidence, approvals=approvals)
-
-
-def _state_label(code: str) -> str:
-    try:
-        return str(State(code).label)
-    except ValueError:
-        return code
 
 
 def _actor(event: AuditEvent) -> str:
@@ -132,8 +124,8 @@ def case_timeline(case: RecoveryCase, records: CaseRecords) -> list[TimelineEntr
             at=event.occurred_at,
             actor=_actor(event),
             sentence=describe(event),
-            old_state=_state_label(event.old_state) if event.old_state else "",
-            new_state=_state_label(event.new_state) if event.new_state else "",
+            old_state=state_label(event.old_state) if event.old_state else "",
+            new_state=state_label(event.new_state) if event.new_state else "",
             notes=tuple(notes),
             tone=_tone(event),
         )
