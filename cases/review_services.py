@@ -7,7 +7,6 @@ a review still open at ``due_at`` overdue (``review_escalate_overdue``). Same ho
 every check made on the locked rows, one audit event, nothing written when refused.
 """
 
-import re
 from datetime import datetime
 
 import structlog
@@ -24,6 +23,7 @@ from . import access
 from .errors import CaseError, Refusal
 from .models import BreakGlassReview, ReviewOutcome
 from .workflow import lock_case
+from .written import is_written_out
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +52,7 @@ def _require_outcome(outcome: str) -> None:
 def _require_findings(findings: str) -> None:
     """Findings are read later by auditors: a sentence, not a tick (at least 20 characters
     and four different words)."""
-    words = {w.casefold() for w in re.findall(r"[^\W\d_]{2,}", findings)}
-    if len(findings.strip()) < 20 or len(words) < MIN_FINDINGS_WORDS:
+    if not is_written_out(findings, min_words=MIN_FINDINGS_WORDS):
         raise CaseError(
             "Write the findings in a sentence: at least 20 characters and "
             f"{MIN_FINDINGS_WORDS} different words saying what the review found.",

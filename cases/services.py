@@ -4,7 +4,6 @@ re-read with the database's clock, the transition table's rules checked on that 
 A refused action raises a ``CaseError`` and writes nothing.
 """
 
-import re
 from datetime import datetime
 from functools import partial
 
@@ -27,6 +26,7 @@ from .policy import pinned_policy, policy_for
 from .states import OPEN_STATES, Channel, Kind, State
 from .transitions import apply_transition, ensure_allowed
 from .workflow import lock_case, stage_after_approval, stage_ready
+from .written import is_written_out
 
 MIN_JUSTIFICATION_WORDS = 5
 
@@ -39,8 +39,7 @@ def _require_reason(text: str, ask: str) -> None:
 def _require_justification(text: str) -> None:
     """Break-glass is justified in words a reviewer can check later: at least 20 characters
     and five distinct words (twenty of one letter is not a justification)."""
-    words = {w.casefold() for w in re.findall(r"[^\W\d_]{2,}", text)}
-    if len(text.strip()) < 20 or len(words) < MIN_JUSTIFICATION_WORDS:
+    if not is_written_out(text, min_words=MIN_JUSTIFICATION_WORDS):
         raise CaseError(
             "Break-glass needs a written justification: at least 20 characters and "
             f"{MIN_JUSTIFICATION_WORDS} different words saying what the emergency is.",
